@@ -1,0 +1,24 @@
+"""One place that creates boto3 clients, so every AWS adapter retries the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard mode retries throttling (ThrottlingException, SlowDown, 429, ...) and transient
+# 5xx errors with jittered exponential back-off; Glue and Athena throttle bursts of
+# partition and query calls, so the adapters rely on this instead of hand-written loops.
+# In this legacy key ``max_attempts`` counts retries: 8 retries, 9 attempts in all.
+RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
+
+
+def aws_client(service: str, region: str) -> Any:
+    """A boto3 client for ``service`` in ``region`` with the platform's retry policy.
+
+    A fresh session per client keeps client creation thread-safe (the default session is
+    not). ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` are honoured by boto3
+    itself, which is how a moto server stands in for AWS without code changes.
+    """
+    return boto3.session.Session().client(service, region_name=region, config=RETRY_CONFIG)

@@ -1,0 +1,114 @@
+"""One factory for both split steps (``split_part`` and ``split_cluster``).
+
+Each step reads a raw snapshot once per source, prepares it with the shared transform
+(lower-cased columns, exact duplicates dropped, ``id_bucket``) and hands one
+:class:`SplitFrame` per selected table to the dataset IO manager. ``can_subset`` turns
+the reference's ``--TABLES_FILTER`` into asset selection.
+"""
+
+from collections.abc import Callable, Iterator
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from flywheel_assets import layout
+from flywheel_assets.io_managers.lake_dataset import SplitFrame
+from flywheel_assets.keys import raw_key
+from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
+from flywheel_assets.platform import Platform
+from flywheel_assets.snapshots import validate_snapshot
+from glue_jobs.registry import SOURCES, Registry, TableSpec
+from glue_jobs.transforms import estimate_table_bytes, prepare_raw, table_frame, target_file_count
+
+
+class RawSnapshotNotReady(RuntimeError):
+    pass
+
+
+def raw_snapshot_uri(platform: Platform, source: str, snapshot: str) -> tuple[str, int]:
+    """Spark URI and total bytes of a complete raw snapshot; clear error otherwise."""
+    settings, lake = platform.settings, platform.lake
+    prefix = layout.raw_snapshot_prefix(settings, source, snapshot)
+    marker = prefix + settings.snapshot_marker
+    if not lake.exists(marker):
+        raise RawSnapshotNotReady(
+            f"raw {source} snapshot {snapshot} is not complete: {lake.uri(marker)} is missing"
+        )
+    data = [o for o in lake.list_objects(prefix) if o.key.endswith(".parquet")]
+    if not data:
+        raise RawSnapshotNotReady(f"raw {source} snapshot {snapshot} holds no parquet files")
+    return lake.spark_uri(prefix), sum(o.size for o in data)
+
+
+def split_source(
+    context: AssetExecutionContext,
+    platform: Platform,
+    kind: str,
+    source: str,
+    tables: list[TableSpec],
+    snapshot: str,
+) -> Iterator[dg.Output]:
+    from pyspark import StorageLevel
+
+    spark = platform.spark
+    uri, raw_bytes = raw_snapshot_uri(platform, source, snapshot)
+    raw = spark.read.parquet(uri)
+    raw_columns = len(raw.columns)
+    raw_rows = raw.count()
+    prepared = prepare_raw(raw, tables, platform.settings.bucket_count, origin=uri)
+    prepared = prepared.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        duplicates = raw_rows - prepared.count()
+        context.log.info(
+            f"{source} {snapshot}: {raw_rows} raw rows, {duplicates} exact duplicates dropped"
+        )
+        for done, table in enumerate(tables, start=1):
+            files = target_file_count(estimate_table_bytes(raw_bytes, table, raw_columns))
+            frame = table_frame(prepared, table, with_bucket=kind == "split_part")
+            yield dg.Output(
+                SplitFrame(table, kind, snapshot, frame, files, raw_rows, duplicates),
+                output_name=table.slug,
+            )
+            context.log.info(f"{kind}: {done}/{len(tables)} {source} tables written ({table.name})")
+    finally:
+        prepared.unpersist()
+
+
+def build_split_asset(
+    kind: str,
+    registry: Registry,
+    key_fn: Callable[[TableSpec], dg.AssetKey],
+    group_name: str,
+    description: str,
+) -> dg.AssetsDefinition:
+    outs = {
+        table.slug: dg.AssetOut(
+            key=key_fn(table),
+            io_manager_key="dataset_io_manager",
+            group_name=group_name,
+            kinds={"spark", "parquet", "s3"},
+            description=f"{description} Table {table.name}: {len(table.all_columns)} columns.",
+            is_required=False,
+            metadata={"table": table.name, "source": table.source},
+        )
+        for table in registry
+    }
+
+    @dg.multi_asset(
+        name=kind,
+        outs=outs,
+        deps=[raw_key(s) for s in SOURCES],
+        partitions_def=SNAPSHOT_PARTITIONS,
+        can_subset=True,
+        required_resource_keys={"platform"},
+    )
+    def _split(context: AssetExecutionContext):
+        platform: Platform = context.resources.platform
+        snapshot = validate_snapshot(context.partition_key)
+        selected = [t for t in registry if key_fn(t) in context.selected_asset_keys]
+        for source in SOURCES:
+            tables = [t for t in selected if t.source == source]
+            if tables:
+                yield from split_source(context, platform, kind, source, tables, snapshot)
+
+    return _split

@@ -1,0 +1,152 @@
+"""``flywheel``: a thin command line over Dagster's own APIs for the local profile."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+
+DEMO_SNAPSHOT = "2025-01-15"
+
+
+def _java_or_exit() -> None:
+    if shutil.which("java") is None:
+        sys.exit("flywheel: Java 17+ is required for local Spark (install a JDK, e.g. openjdk-17)")
+
+
+def _platform():
+    from flywheel_assets.config.registry import load_registry
+    from flywheel_assets.config.settings import load_settings
+    from flywheel_assets.platform import Platform
+
+    return Platform(load_settings(), load_registry())
+
+
+def cmd_sample_data(args: argparse.Namespace) -> int:
+    from flywheel_assets.sample_data import write_sample_snapshot
+
+    platform = _platform()
+    for snap in write_sample_snapshot(
+        platform.settings, platform.registry, platform.lake, args.snapshot, args.rows, args.seed
+    ):
+        print(
+            f"{snap.source}: {snap.rows} rows ({snap.duplicates} exact duplicates) "
+            f"-> {platform.lake.uri(snap.prefix)}"
+        )
+    return 0
+
+
+def print_summary(summary, out=sys.stdout) -> None:
+    print(f"snapshot {summary.snapshot}: {'OK' if summary.exit_code == 0 else 'FAILED'}", file=out)
+    if summary.assets:
+        print(f"{'asset':<40} {'status':<13} {'rows':>10}", file=out)
+        for asset in summary.assets:
+            rows = asset["metadata"].get("dagster/row_count", "")
+            print(f"{asset['key']:<40} {asset['status']:<13} {rows!s:>10}", file=out)
+    if summary.checks:
+        failed = [c for c in summary.checks if not c["passed"]]
+        print(f"checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed", file=out)
+        for check in failed:
+            print(f"  FAILED [{check['severity']}] {check['asset']}:{check['name']}", file=out)
+
+
+def _run(args: argparse.Namespace, checks_only: bool) -> int:
+    from flywheel_assets.definitions import defs
+    from flywheel_assets.runner import local_instance, run_snapshot
+
+    platform = _platform()
+    _java_or_exit()
+    instance = local_instance(platform.settings.dagster_home)
+    summary = run_snapshot(
+        defs, instance, args.snapshot, getattr(args, "select", None), checks_only=checks_only
+    )
+    if args.json:
+        print(json.dumps(summary.to_json(), indent=2, default=str))
+    else:
+        print_summary(summary)
+    return summary.exit_code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run(args, checks_only=False)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    return _run(args, checks_only=True)
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    _java_or_exit()
+    platform = _platform()
+    platform.spark.sql(f"USE `{platform.database}`") if platform.spark.catalog.databaseExists(
+        platform.database
+    ) else None
+    rows = platform.sql.query(args.statement)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        if rows:
+            print("\t".join(rows[0].keys()))
+        for row in rows:
+            print("\t".join(str(v) for v in row.values()))
+        print(f"({len(rows)} rows)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    cmd_sample_data(argparse.Namespace(snapshot=DEMO_SNAPSHOT, rows=args.rows, seed=7))
+    code = cmd_run(argparse.Namespace(snapshot=DEMO_SNAPSHOT, select=None, json=False))
+    print(f"demo wall time: {time.monotonic() - started:.1f}s")
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flywheel", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sample-data", help="write a deterministic synthetic raw snapshot")
+    p.add_argument("--snapshot", required=True)
+    p.add_argument("--rows", type=int, default=5000)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_sample_data)
+
+    p = sub.add_parser("run", help="materialize a selection (default: everything) for a snapshot")
+    p.add_argument("--snapshot", required=True)
+    p.add_argument("--select", help="Dagster asset selection, e.g. 'key:part_ibe_0*'")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check", help="run the monitor's checks for a snapshot, no rebuild")
+    p.add_argument("--snapshot", required=True)
+    p.add_argument("--select", help="limit to these assets' checks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("sql", help="run one Spark SQL statement on the local catalog")
+    p.add_argument("statement")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("demo", help="sample data for a fixed snapshot, then run it")
+    p.add_argument("--rows", type=int, default=5000)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from flywheel_assets.snapshots import SnapshotError
+    from glue_jobs.registry import RegistryError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (SnapshotError, RegistryError, ValueError) as exc:
+        print(f"flywheel: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

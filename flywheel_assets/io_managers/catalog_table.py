@@ -1,0 +1,50 @@
+"""IO manager for catalog-table assets: publishes a TableDefinition via the catalog port.
+
+The asset computes the definition (columns, location, partitions, properties); this
+manager is the only place that writes it, so every table is published the same way.
+``load_input`` returns the catalog's :class:`TableInfo` for downstream tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import dagster as dg
+
+from flywheel_assets.platform import Platform
+from flywheel_assets.ports.catalog import TableDefinition, TableInfo
+
+
+class CatalogTableIOManager(dg.IOManager):
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def handle_output(self, context: dg.OutputContext, obj: TableDefinition | None) -> None:
+        if obj is None:
+            return
+        if obj.partition_keys and self.platform.settings.partition_registration == "msck":
+            # the reference's way: repoint, then let MSCK REPAIR discover the partitions
+            self.platform.catalog.publish_table(replace(obj, partitions={}))
+            self.platform.sql.msck_repair(obj.database, obj.name)
+        else:
+            self.platform.catalog.publish_table(obj)
+        context.add_output_metadata(
+            {
+                "dagster/table_name": f"{obj.database}.{obj.name}",
+                "dagster/uri": dg.MetadataValue.path(obj.location),
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[
+                        dg.TableColumn(c.name, c.type) for c in obj.columns + obj.partition_keys
+                    ]
+                ),
+                "partitions_registered": dg.MetadataValue.int(len(obj.partitions)),
+                "comment": dg.MetadataValue.text(obj.comment),
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> TableInfo:
+        name = context.asset_key.path[-1]
+        info = self.platform.catalog.get_table(self.platform.database, name)
+        if info is None:
+            raise LookupError(f"{self.platform.database}.{name} is not in the catalog")
+        return info

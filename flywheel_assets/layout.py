@@ -1,0 +1,46 @@
+"""Where every dataset lives in the lake (bucket-relative keys).
+
+``<split_prefix>/<source>/<TABLE>/snapshot_dt=YYYY-MM-DD/[id_bucket=N/]`` — one
+immutable directory per snapshot, so publishing a month is repointing a table.
+"""
+
+from __future__ import annotations
+
+from flywheel_assets.config.settings import Settings
+from flywheel_assets.snapshots import snapshot_folder
+from glue_jobs.registry import TableSpec
+from glue_jobs.transforms import MANIFEST_NAME
+
+SNAPSHOT_MARKER_FILE = "metadata/snapshot_dt.txt"
+
+
+def kind_prefix(settings: Settings, kind: str) -> str:
+    return {
+        "split_part": settings.split_part_prefix,
+        "split_cluster": settings.split_cluster_prefix,
+    }[kind]
+
+
+def raw_snapshot_prefix(settings: Settings, source: str, snapshot: str) -> str:
+    return settings.raw_prefix(source) + snapshot_folder(snapshot)
+
+
+def dataset_root(settings: Settings, kind: str, table: TableSpec) -> str:
+    return f"{kind_prefix(settings, kind)}{table.source}/{table.name}/"
+
+
+def dataset_snapshot_prefix(settings: Settings, kind: str, table: TableSpec, snapshot: str) -> str:
+    return dataset_root(settings, kind, table) + snapshot_folder(snapshot)
+
+
+def manifest_key(settings: Settings, kind: str, table: TableSpec, snapshot: str) -> str:
+    return dataset_snapshot_prefix(settings, kind, table, snapshot) + MANIFEST_NAME
+
+
+def snapshot_marker_key(settings: Settings, kind: str, source: str) -> str:
+    """The reference's ``metadata/snapshot_dt.txt``, one per source and pipeline."""
+    return f"{kind_prefix(settings, kind)}{source}/{SNAPSHOT_MARKER_FILE}"
+
+
+def bucketed_snapshot_prefix(settings: Settings, table: TableSpec, snapshot: str) -> str:
+    return f"{settings.bucketed_prefix}{table.slug}/{snapshot_folder(snapshot)}"

@@ -1,0 +1,87 @@
+"""The platform: one adapter per port, chosen by the active profile.
+
+Adapters are built lazily so that loading definitions never starts a JVM or opens an
+AWS connection; tests pass their own adapters in.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from flywheel_assets.config.settings import Settings
+from flywheel_assets.ports import AlertsPort, CatalogPort, LakePort, SqlPort
+from glue_jobs.registry import Registry
+
+
+class Platform:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        *,
+        lake: LakePort | None = None,
+        catalog: CatalogPort | None = None,
+        sql: SqlPort | None = None,
+        alerts: AlertsPort | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        for name, value in (("lake", lake), ("catalog", catalog), ("sql", sql), ("alerts", alerts)):
+            if value is not None:
+                self.__dict__[name] = value  # pre-empt the cached_property
+
+    @property
+    def database(self) -> str:
+        return self.settings.glue_database
+
+    @cached_property
+    def spark(self):
+        """The local profile's one SparkSession (embedded Hive metastore)."""
+        from flywheel_assets.adapters.spark_session import local_spark_session
+
+        return local_spark_session(self.settings)
+
+    @cached_property
+    def lake(self) -> LakePort:
+        if self.settings.is_local:
+            from flywheel_assets.adapters.local_lake import LocalLake
+
+            return LocalLake(self.settings.lake_root)
+        from flywheel_assets.adapters.s3_lake import S3Lake
+
+        return S3Lake(self.settings.data_bucket, self.settings.region)
+
+    @cached_property
+    def catalog(self) -> CatalogPort:
+        if self.settings.is_local:
+            from flywheel_assets.adapters.hive_catalog import HiveCatalog
+
+            return HiveCatalog(self.spark)
+        from flywheel_assets.adapters.glue_catalog import GlueCatalog
+
+        return GlueCatalog(self.settings.region)
+
+    @cached_property
+    def sql(self) -> SqlPort:
+        if self.settings.is_local:
+            from flywheel_assets.adapters.spark_sql import SparkSql
+
+            return SparkSql(self.spark)
+        from flywheel_assets.adapters.athena_sql import AthenaSql
+
+        return AthenaSql(
+            workgroup=self.settings.athena_workgroup,
+            output_location=self.settings.athena_results,
+            database=self.settings.glue_database,
+            region=self.settings.region,
+        )
+
+    @cached_property
+    def alerts(self) -> AlertsPort:
+        if self.settings.is_local or not self.settings.sns_topic_arn:
+            from flywheel_assets.adapters.local_alerts import LocalAlerts
+
+            return LocalAlerts(self.settings.report_root / "alerts.log")
+        from flywheel_assets.adapters.sns_alerts import SnsAlerts
+
+        return SnsAlerts(self.settings.sns_topic_arn, self.settings.region)

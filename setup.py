@@ -1,0 +1,33 @@
+"""Package metadata for the Flywheel Dagster code location (see pyproject.toml for tools)."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="flywheel_assets",
+    version="0.1.0",
+    description="Dagster code location for the Flywheel Cleanroom data platform",
+    python_requires=">=3.11",
+    packages=find_packages(include=["flywheel_assets*", "glue_jobs*"]),
+    package_data={"flywheel_assets": ["config/*.csv", "config/*.toml"]},
+    install_requires=[
+        "dagster>=1.13,<1.14",
+        "dagster-webserver>=1.13,<1.14",
+        "dagster-aws>=0.29,<0.30",
+        "dagster-pyspark>=0.29,<0.30",
+        "dagster-pipes>=1.13,<1.14",
+        "pyspark>=4.0,<4.4",
+        "boto3>=1.35",
+        "pandas<3",
+        "pyarrow>=14",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "moto[server,s3,glue,athena,sns,sqs]>=5.1,<6",
+            "ruff>=0.6",
+            "duckdb>=1.1",
+            "dagster-dg-cli>=1.13,<1.14",
+        ],
+    },
+    entry_points={"console_scripts": ["flywheel=flywheel_assets.cli:main"]},
+)
