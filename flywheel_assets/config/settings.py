@@ -60,6 +60,23 @@ class Settings:
     er_max_match_fields: int = 59
     sns_topic_arn: str = ""
     retention_snapshots: int = 3
+    snapshot_quiet_seconds: int = 0
+    require_all_sources: bool = True
+    monitor_cron: str = "0 6 * * *"
+    retention_dry_run: bool = True
+    table_prefix: str = "part_"
+    auto_repair: str = "athena"
+    strict_snapshot: bool = True
+    freshness_window_days: int = 45
+    count_check_enabled: bool = True
+    compare_source_type: str = "ext"
+    compare_database: str = ""
+    count_tolerance_pct: float = 0.0
+    pk_column: str = "customer_user_id"
+    file_size_check: bool = False
+    file_size_min_mb: int = 64
+    file_size_max_mb: int = 1024
+    max_tables: int = 0
     owners: tuple[str, ...] = field(default=())
 
     @property
@@ -93,6 +110,11 @@ class Settings:
 def _coerce(name: str, raw: str, current: object) -> object:
     if isinstance(current, bool):
         return raw.lower() in ("1", "true", "yes")
+    if isinstance(current, float):
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise SettingsError(f"FLYWHEEL_{name.upper()}={raw!r} is not a number") from exc
     if isinstance(current, int):
         try:
             return int(raw)
@@ -124,4 +146,22 @@ def load_settings(env: str | None = None, environ: dict[str, str] | None = None)
     if unknown:
         raise SettingsError(f"unknown settings in {PROFILES_FILE.name}: {sorted(unknown)}")
     home = Path(environ.get("FLYWHEEL_HOME") or Path.cwd() / ".flywheel").resolve()
-    return Settings(env=env, home=home, **values)  # type: ignore[arg-type]
+    settings = Settings(env=env, home=home, **values)  # type: ignore[arg-type]
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Reject settings that would otherwise fail deep inside a run."""
+    choices = {
+        "auto_repair": ("athena", "glue", "off"),
+        "compare_source_type": ("ext", "part"),
+        "partition_registration": ("catalog", "msck"),
+    }
+    for name, allowed in choices.items():
+        if getattr(settings, name) not in allowed:
+            raise SettingsError(
+                f"{name}={getattr(settings, name)!r}: expected one of {', '.join(allowed)}"
+            )
+    if not 1 <= settings.bucket_count <= 10000:
+        raise SettingsError(f"bucket_count={settings.bucket_count}: expected 1..10000")
