@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
+from flywheel_assets.assets.bucketed import build_bucketed_defs
 from flywheel_assets.assets.cleanrooms import build_cleanrooms_defs
 from flywheel_assets.assets.partitioned import build_partitioned_defs
 from flywheel_assets.assets.raw import raw_specs
+from flywheel_assets.automation import build_automation_defs
 from flywheel_assets.config.registry import load_registry
 from flywheel_assets.config.settings import Settings, load_settings
 from flywheel_assets.io_managers.catalog_table import CatalogTableIOManager
@@ -31,7 +33,9 @@ def build_definitions(
     return dg.Definitions.merge(
         dg.Definitions(assets=raw_specs()),
         build_partitioned_defs(registry),
+        build_bucketed_defs(registry, settings.is_local),
         build_cleanrooms_defs(registry, settings),
+        build_automation_defs(registry, settings),
         dg.Definitions(
             resources=resources,
             # local: one run = one process = one JVM (the embedded metastore allows one)

@@ -117,6 +117,8 @@ class HiveCatalog(CatalogPort):
             current is not None
             and current.columns == table.columns
             and current.partition_keys == table.partition_keys
+            and current.bucket_columns == table.bucket_columns
+            and current.bucket_count == table.bucket_count
             and current.table_type == "EXTERNAL_TABLE"
         )
         if current is not None and not same_shape:
@@ -129,9 +131,15 @@ class HiveCatalog(CatalogPort):
                 if table.partition_keys
                 else ""
             )
+            bucketed = (
+                f" CLUSTERED BY ({', '.join(f'`{c}`' for c in table.bucket_columns)})"
+                f" INTO {table.bucket_count} BUCKETS"
+                if table.bucket_columns
+                else ""
+            )
             self.spark.sql(
                 f"CREATE EXTERNAL TABLE {fqn} ({_columns_sql(table.columns)})"
-                f" COMMENT {_quote(table.comment)}{partitioned}"
+                f" COMMENT {_quote(table.comment)}{partitioned}{bucketed}"
                 f" STORED AS PARQUET LOCATION {_quote(table.location)}"
                 f" TBLPROPERTIES ({props_sql})"
             )

@@ -1,0 +1,200 @@
+"""Pipeline 1 of the reference: raw -> ``split_cluster/<table>`` -> ``ext_<table>`` ->
+``bucketed_<table>`` (256 Hive buckets on customer_user_id for Cleanroom joins).
+
+``bucketed_*`` is rebuilt with a CTAS through the sql port (Athena on AWS, Spark SQL
+locally). A CTAS cannot overwrite, so each build goes into a staging table at a fresh
+location; only when it succeeded is the live table repointed (an in-place catalog
+update, never a drop), and a failed CTAS is cleaned up while the previous snapshot
+stays in service.
+"""
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from flywheel_assets import layout
+from flywheel_assets.assets.partitioned import snapshot_comment
+from flywheel_assets.assets.split import build_split_asset
+from flywheel_assets.keys import bucketed_key, ext_key, split_cluster_key
+from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
+from flywheel_assets.platform import Platform
+from flywheel_assets.ports.catalog import Column, TableDefinition, TableInfo
+from glue_jobs.registry import Registry, TableSpec
+from glue_jobs.transforms import Manifest
+
+SPLIT_CLUSTER_DESCRIPTION = (
+    "Split & Bucket: the raw snapshot split into per-table parquet clustered by "
+    "customer_user_id, file count by dynamic sizing (2 files per GB, 1..256), one "
+    "immutable directory per snapshot."
+)
+
+
+class MaxColumnsExceeded(ValueError):
+    pass
+
+
+class BucketedBuildError(RuntimeError):
+    pass
+
+
+def recorded_snapshot(platform: Platform, table: TableSpec) -> str:
+    """The reference's ``metadata/snapshot_dt.txt`` for the table's source ("" if absent)."""
+    marker = layout.snapshot_marker_key(platform.settings, "split_cluster", table.source)
+    try:
+        return platform.lake.read_text(marker).strip()
+    except FileNotFoundError:
+        return ""
+
+
+def ext_table_definition(
+    platform: Platform, table: TableSpec, dataset: Manifest
+) -> TableDefinition:
+    """The register job: an external table over one snapshot directory of split_cluster.
+
+    ``--MAX_COLS`` is enforced by refusing, never by truncating the column list.
+    """
+    if len(dataset.columns) > platform.settings.max_cols:
+        raise MaxColumnsExceeded(
+            f"{table.ext_table}: {len(dataset.columns)} columns exceed MAX_COLS="
+            f"{platform.settings.max_cols}; refusing to register a truncated table"
+        )
+    location = dataset.location.rstrip("/") + "/"
+    return TableDefinition(
+        database=platform.database,
+        name=table.ext_table,
+        columns=tuple(Column(n, t) for n, t in dataset.columns),
+        location=location,
+        comment=snapshot_comment(dataset.snapshot_dt, location),
+        parameters={"snapshot_dt": dataset.snapshot_dt, "classification": "parquet"},
+    )
+
+
+def rebuild_bucketed(
+    platform: Platform, table: TableSpec, snapshot: str, source: TableInfo, build_id: str
+) -> tuple[TableDefinition, int]:
+    """CTAS into a staging table at a fresh location, then describe the live table.
+
+    Returns the definition the catalog IO manager publishes and the row count.
+    """
+    settings, catalog, lake, sql = platform.settings, platform.catalog, platform.lake, platform.sql
+    database = platform.database
+    staging = f"{table.bucketed_table}__build_{build_id}"
+    prefix = layout.bucketed_snapshot_prefix(settings, table, snapshot) + f"build={build_id}/"
+    location = lake.uri(prefix)
+    comment = snapshot_comment(snapshot, location)
+    catalog.drop_table(database, staging)
+    lake.delete_prefix(prefix)  # CTAS needs an empty location (a retried build may have left files)
+    try:
+        sql.create_bucketed_table_as(
+            database=database,
+            name=staging,
+            source_database=database,
+            source_table=source.name,
+            location=location,
+            bucket_column=settings.bucket_column,
+            bucket_count=settings.bucket_count,
+            comment=comment,
+        )
+        built = catalog.get_table(database, staging)
+        if built is None:
+            raise BucketedBuildError(f"CTAS reported success but {database}.{staging} is missing")
+        rows = int(sql.query(f"SELECT COUNT(*) AS n FROM {database}.{staging}")[0]["n"])
+    except Exception as exc:
+        catalog.drop_table(database, staging)
+        lake.delete_prefix(prefix)
+        raise BucketedBuildError(
+            f"{table.bucketed_table}: building snapshot {snapshot} failed; the previous "
+            f"snapshot stays in service and the CTAS leftovers were removed: {exc}"
+        ) from exc
+    catalog.drop_table(database, staging)  # metadata only: the data stays at `location`
+    definition = TableDefinition(
+        database=database,
+        name=table.bucketed_table,
+        columns=built.columns,
+        location=location,
+        comment=comment,
+        parameters={"snapshot_dt": snapshot, "classification": "parquet"},
+        bucket_columns=(settings.bucket_column,),
+        bucket_count=settings.bucket_count,
+    )
+    return definition, rows
+
+
+def build_ext_asset(table: TableSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=ext_key(table),
+        ins={"dataset": dg.AssetIn(split_cluster_key(table))},
+        partitions_def=SNAPSHOT_PARTITIONS,
+        io_manager_key="catalog_io_manager",
+        group_name="bucketed_pipeline",
+        kinds={"glue", "parquet"},
+        description=(
+            f"Register Staged Tables: external table {table.ext_table} over split_cluster/"
+            f"{table.name}; the comment carries the snapshot from metadata/snapshot_dt.txt."
+        ),
+        required_resource_keys={"platform"},
+        metadata={"table": table.name},
+    )
+    def _ext(context: AssetExecutionContext, dataset: Manifest) -> TableDefinition:
+        platform: Platform = context.resources.platform
+        recorded = recorded_snapshot(platform, table)
+        if recorded != dataset.snapshot_dt:
+            # e.g. a rollback re-registers an older snapshot than the last one split
+            context.log.warning(
+                f"metadata/snapshot_dt.txt says {recorded or 'nothing'}; registering "
+                f"{table.ext_table} for snapshot {dataset.snapshot_dt} from its own manifest"
+            )
+        definition = ext_table_definition(platform, table, dataset)
+        context.add_output_metadata(
+            {"dagster/row_count": dataset.row_count, "snapshot_dt": dataset.snapshot_dt}
+        )
+        return definition
+
+    return _ext
+
+
+def build_bucketed_asset(table: TableSpec, engine_kind: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=bucketed_key(table),
+        ins={"source": dg.AssetIn(ext_key(table))},
+        partitions_def=SNAPSHOT_PARTITIONS,
+        io_manager_key="catalog_io_manager",
+        group_name="bucketed_pipeline",
+        kinds={engine_kind, "parquet"},
+        description=(
+            f"Create Bucketed Tables: {table.bucketed_table} rebuilt from {table.ext_table} "
+            "by CTAS, Hive-bucketed on customer_user_id, parquet/Snappy, swapped in only "
+            "after the CTAS succeeded."
+        ),
+        required_resource_keys={"platform"},
+        metadata={"table": table.name},
+    )
+    def _bucketed(context: AssetExecutionContext, source: TableInfo) -> TableDefinition:
+        platform: Platform = context.resources.platform
+        definition, rows = rebuild_bucketed(
+            platform, table, context.partition_key, source, build_id=context.run.run_id[:8]
+        )
+        context.add_output_metadata(
+            {
+                "dagster/row_count": rows,
+                "bucket_count": definition.bucket_count,
+                "bucket_column": definition.bucket_columns[0],
+                "snapshot_dt": context.partition_key,
+            }
+        )
+        return definition
+
+    return _bucketed
+
+
+def build_bucketed_defs(registry: Registry, is_local: bool) -> dg.Definitions:
+    split_cluster = build_split_asset(
+        "split_cluster", registry, split_cluster_key, "bucketed_pipeline", SPLIT_CLUSTER_DESCRIPTION
+    )
+    engine = "spark" if is_local else "athena"
+    return dg.Definitions(
+        assets=[
+            split_cluster,
+            *[build_ext_asset(t) for t in registry],
+            *[build_bucketed_asset(t, engine) for t in registry],
+        ]
+    )
