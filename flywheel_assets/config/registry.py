@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
 from glue_jobs.registry import Registry, build_registry
 
 CONFIG_DIR = Path(__file__).parent
-SPLIT_CSVS = {
-    "infobase_attributes": CONFIG_DIR / "infobase_table_split.csv",
-    "addressable_ids": CONFIG_DIR / "addressable_ids_table_split.csv",
+SPLIT_CSV_NAMES = {
+    "infobase_attributes": "infobase_table_split.csv",
+    "addressable_ids": "addressable_ids_table_split.csv",
 }
+
+
+def registry_dir() -> Path:
+    """``FLYWHEEL_REGISTRY_DIR`` (same file names) lets a table be tried before onboarding."""
+    return Path(os.environ.get("FLYWHEEL_REGISTRY_DIR") or CONFIG_DIR)
+
+
+def split_csv_paths() -> dict[str, Path]:
+    return {source: registry_dir() / name for source, name in SPLIT_CSV_NAMES.items()}
+
+
+SPLIT_CSVS = split_csv_paths()  # the registry files as found at import time
 
 
 def load_registry_files(files: dict[str, Path], max_columns: int = 100) -> Registry:
@@ -24,4 +37,4 @@ def load_registry_files(files: dict[str, Path], max_columns: int = 100) -> Regis
 @cache
 def load_registry() -> Registry:
     """The package registry; a bad row fails definitions loading with its file:line."""
-    return load_registry_files(SPLIT_CSVS)
+    return load_registry_files(split_csv_paths())
