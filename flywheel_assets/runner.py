@@ -124,11 +124,15 @@ def run_snapshot(
         else:
             job = dg.define_asset_job("flywheel_run", selection=dg.AssetSelection.assets(*group))
         resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
+        # A checks-only job has no partitions definition in Dagster 1.13; the partition
+        # reaches partitioned checks through the run tag instead.
+        partition_args = (
+            {"tags": {"dagster/partition": partition_key}}
+            if checks_only and partition_key
+            else {"partition_key": partition_key}
+        )
         result = resolved.execute_in_process(
-            run_config=RUN_CONFIG,
-            instance=instance,
-            partition_key=partition_key,
-            raise_on_error=False,
+            run_config=RUN_CONFIG, instance=instance, raise_on_error=False, **partition_args
         )
         summary.run_ids.append(result.run_id)
         summary.success = summary.success and result.success
