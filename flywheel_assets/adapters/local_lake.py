@@ -51,6 +51,25 @@ class LocalLake(LakePort):
         found.sort(key=lambda o: o.key)
         return found[:limit] if limit is not None else found
 
+    def newest_modified(self, prefix: str) -> float | None:
+        """Newest modification time (epoch seconds) of the objects under ``prefix``.
+
+        Optional lake capability (see ``automation.raw_sensor.SupportsNewestModified``):
+        the raw-snapshot sensor's quiet-period mode uses it when no marker is written.
+        ``None`` when nothing is there.
+        """
+        base = self.path(prefix)
+        if base.is_file():
+            return base.stat().st_mtime
+        if not base.is_dir():
+            return None
+        newest: float | None = None
+        for dirpath, _, filenames in os.walk(base):
+            for name in filenames:
+                mtime = (Path(dirpath) / name).stat().st_mtime
+                newest = mtime if newest is None else max(newest, mtime)
+        return newest
+
     def exists(self, key: str) -> bool:
         return self.path(key).exists()
 

@@ -90,6 +90,19 @@ class S3Lake(LakePort):
                 break
         return sorted(found, key=lambda o: o.key)
 
+    def newest_modified(self, prefix: str) -> float | None:
+        """Newest ``LastModified`` (epoch seconds) of the objects under ``prefix``.
+
+        Optional lake capability used by the raw-snapshot sensor's quiet-period mode;
+        one listing of that one folder. ``None`` when nothing is there.
+        """
+        stamps = [
+            obj["LastModified"].timestamp()
+            for obj in self._keys_under(prefix)
+            if not obj["Key"].endswith("/")
+        ]
+        return max(stamps) if stamps else None
+
     def exists(self, key: str) -> bool:
         """True for an object or for a non-empty folder (as in the local lake)."""
         if key and not key.endswith("/"):

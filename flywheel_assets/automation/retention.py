@@ -1,0 +1,215 @@
+"""Retention: delete old snapshot directories, never one a catalog table still reads.
+
+Every dataset keeps one immutable directory per snapshot (``.../snapshot_dt=D/``), so
+rollback is cheap but storage grows. ``retention_job`` keeps the newest
+``retention_snapshots`` complete snapshots of every dataset and deletes older ones,
+except those any table or partition in the database points into (checked through the
+catalog port at run time, so a rolled-back table protects its directory). Dry run is
+the default on AWS profiles (``retention_dry_run``): the plan is logged and attached
+as metadata, nothing is deleted.
+
+Safety rules: folders that are not ``snapshot_dt=YYYY-MM-DD/`` are never touched;
+incomplete snapshots (no manifest) neither count towards N nor get deleted when newer
+than the kept ones (they may be in progress); a catalog that cannot be read fails the
+job before anything is deleted.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from flywheel_assets import layout
+from flywheel_assets.platform import Platform
+from flywheel_assets.snapshots import SnapshotError, snapshot_folder, snapshot_from_folder
+from glue_jobs.transforms import MANIFEST_NAME
+
+RETENTION_JOB_NAME = "retention_job"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset root holding ``snapshot_dt=D/`` directories."""
+
+    name: str  # e.g. split_part/IBE_01_A
+    root: str  # bucket-relative key ending with "/"
+    has_manifest: bool  # split datasets write one; bucketed CTAS output does not
+
+
+@dataclass(frozen=True)
+class SnapshotDir:
+    dataset: str
+    snapshot: str
+    prefix: str
+    uri: str
+
+
+@dataclass
+class RetentionPlan:
+    keep: int
+    kept: list[SnapshotDir] = field(default_factory=list)
+    protected: list[tuple[SnapshotDir, tuple[str, ...]]] = field(default_factory=list)
+    delete: list[SnapshotDir] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # folders that are not snapshots
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "keep": self.keep,
+            "kept": len(self.kept),
+            "protected": [
+                {"dir": d.uri, "referenced_by": list(tables)} for d, tables in self.protected
+            ],
+            "delete": [d.uri for d in self.delete],
+            "ignored": self.ignored,
+        }
+
+
+def datasets(platform: Platform) -> list[Dataset]:
+    """split_part, split_cluster and bucketed roots of every registry table."""
+    settings = platform.settings
+    found = []
+    for table in platform.registry:
+        for kind in ("split_part", "split_cluster"):
+            found.append(
+                Dataset(f"{kind}/{table.name}", layout.dataset_root(settings, kind, table), True)
+            )
+        found.append(
+            Dataset(f"bucketed/{table.slug}", f"{settings.bucketed_prefix}{table.slug}/", False)
+        )
+    return found
+
+
+def canonical(uri: str) -> str:
+    """Location in one spelling: ``s3a://``/``s3n://`` -> ``s3://``, Hadoop's ``file:/x``
+    -> ``file:///x``, always ending with ``/`` so prefix tests stop at folder bounds."""
+    for scheme in ("s3a://", "s3n://"):
+        if uri.startswith(scheme):
+            uri = "s3://" + uri[len(scheme) :]
+    if uri.startswith("file:") and not uri.startswith("file:///"):
+        uri = "file:///" + uri[len("file:") :].lstrip("/")
+    return uri.rstrip("/") + "/"
+
+
+def catalog_locations(platform: Platform) -> dict[str, list[str]]:
+    """Canonical location -> tables (and partitions) that point there, whole database."""
+    catalog, database = platform.catalog, platform.database
+    found: dict[str, list[str]] = {}
+    for name in catalog.list_tables(database):
+        info = catalog.get_table(database, name)
+        if info is None:
+            continue
+        if info.location:
+            found.setdefault(canonical(info.location), []).append(name)
+        if info.partition_keys:
+            for value, location in catalog.list_partitions(database, name).items():
+                if location:
+                    key = f"{name}[{info.partition_keys[0].name}={value}]"
+                    found.setdefault(canonical(location), []).append(key)
+    return found
+
+
+def referencing(directory: str, locations: dict[str, list[str]]) -> tuple[str, ...]:
+    """Tables whose location lies in ``directory`` (a canonical folder URI)."""
+    tables = {t for loc, names in locations.items() if loc.startswith(directory) for t in names}
+    return tuple(sorted(tables))
+
+
+def _snapshots(platform: Platform, dataset: Dataset, ignored: list[str]) -> Iterator[str]:
+    for folder in platform.lake.list_folders(dataset.root):
+        try:
+            yield snapshot_from_folder(folder)
+        except SnapshotError:
+            ignored.append(f"{platform.lake.uri(dataset.root + folder)} (not a snapshot folder)")
+
+
+def plan_retention(platform: Platform, keep: int) -> RetentionPlan:
+    """What to keep, protect and delete; reads the lake and the catalog, changes nothing."""
+    if keep < 1:
+        raise ValueError(f"retention_snapshots={keep}: keep at least the snapshot in service")
+    lake = platform.lake
+    plan = RetentionPlan(keep=keep)
+    locations: dict[str, list[str]] | None = None  # read once, only when something is old
+    for dataset in datasets(platform):
+        newest_first = sorted(_snapshots(platform, dataset, plan.ignored), reverse=True)
+        complete_seen = 0
+        for snapshot in newest_first:
+            prefix = dataset.root + snapshot_folder(snapshot)
+            entry = SnapshotDir(dataset.name, snapshot, prefix, lake.uri(prefix))
+            complete = not dataset.has_manifest or lake.exists(prefix + MANIFEST_NAME)
+            if complete_seen < keep:
+                plan.kept.append(entry)  # newest N complete, and anything newer
+                complete_seen += complete
+                continue
+            if locations is None:
+                locations = catalog_locations(platform)
+            tables = referencing(canonical(entry.uri), locations)
+            if tables:
+                plan.protected.append((entry, tables))
+            else:
+                plan.delete.append(entry)
+    return plan
+
+
+def apply_retention(platform: Platform, plan: RetentionPlan, dry_run: bool, log) -> int:
+    """Delete the planned directories (unless ``dry_run``); return objects deleted."""
+    deleted = 0
+    for entry in plan.delete:
+        if dry_run:
+            log.info(f"[dry run] would delete {entry.uri}")
+            continue
+        count = platform.lake.delete_prefix(entry.prefix)
+        deleted += count
+        log.info(f"deleted {entry.uri} ({count} objects)")
+    for entry, tables in plan.protected:
+        log.info(f"kept {entry.uri}: still referenced by {', '.join(tables)}")
+    return deleted
+
+
+class RetentionConfig(dg.Config):
+    """Overrides for one run; unset values come from the profile."""
+
+    dry_run: bool | None = None
+    keep: int | None = None
+
+
+@dg.op(
+    required_resource_keys={"platform"},
+    description="Plan and apply the snapshot retention policy (see flywheel_assets.automation).",
+)
+def enforce_retention(context: dg.OpExecutionContext, config: RetentionConfig) -> dg.Output[dict]:
+    platform: Platform = context.resources.platform
+    settings = platform.settings
+    keep = config.keep if config.keep is not None else settings.retention_snapshots
+    dry_run = config.dry_run if config.dry_run is not None else settings.retention_dry_run
+    plan = plan_retention(platform, keep)
+    deleted = apply_retention(platform, plan, dry_run, context.log)
+    summary = {**plan.summary(), "dry_run": dry_run, "objects_deleted": deleted}
+    rows = ["| directory | action |", "| --- | --- |"]
+    action = "would delete (dry run)" if dry_run else "deleted"
+    rows += [f"| {d.uri} | {action} |" for d in plan.delete]
+    rows += [f"| {d.uri} | kept: {', '.join(t)} |" for d, t in plan.protected]
+    return dg.Output(
+        summary,
+        metadata={
+            "dry_run": dry_run,
+            "keep": keep,
+            "directories_kept": len(plan.kept),
+            "directories_protected": len(plan.protected),
+            "directories_to_delete" if dry_run else "directories_deleted": len(plan.delete),
+            "objects_deleted": deleted,
+            "plan": dg.MetadataValue.md("\n".join(rows)),
+            "details": dg.MetadataValue.json(summary),
+        },
+    )
+
+
+@dg.job(
+    name=RETENTION_JOB_NAME,
+    description=(
+        "Delete snapshot directories older than the newest retention_snapshots of each "
+        "dataset unless a catalog table points into them (dry run on AWS by default)."
+    ),
+    tags={"flywheel/kind": "retention"},
+)
+def retention_job() -> None:
+    enforce_retention()
