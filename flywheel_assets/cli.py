@@ -133,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="sample data for a fixed snapshot, then run it")
     p.add_argument("--rows", type=int, default=5000)
     p.set_defaults(func=cmd_demo)
+
+    from flywheel_assets.deploy.cli import add_glue_parser
+
+    add_glue_parser(sub)  # flywheel glue package | deploy
     return parser
 
 

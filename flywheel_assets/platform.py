@@ -23,10 +23,12 @@ class Platform:
         catalog: CatalogPort | None = None,
         sql: SqlPort | None = None,
         alerts: AlertsPort | None = None,
+        compute=None,
     ) -> None:
         self.settings = settings
         self.registry = registry
-        for name, value in (("lake", lake), ("catalog", catalog), ("sql", sql), ("alerts", alerts)):
+        given = {"lake": lake, "catalog": catalog, "sql": sql, "alerts": alerts, "compute": compute}
+        for name, value in given.items():
             if value is not None:
                 self.__dict__[name] = value  # pre-empt the cached_property
 
@@ -40,6 +42,15 @@ class Platform:
         from flywheel_assets.adapters.spark_session import local_spark_session
 
         return local_spark_session(self.settings)
+
+    @cached_property
+    def compute(self):
+        """Split jobs on dev/prod: AWS Glue through Dagster Pipes (local runs in process)."""
+        if self.settings.is_local:
+            raise RuntimeError("the local profile splits in process; it has no Glue compute")
+        from flywheel_assets.adapters.glue_compute import GlueCompute
+
+        return GlueCompute(self.settings)
 
     @cached_property
     def lake(self) -> LakePort:

@@ -108,7 +108,14 @@ def build_split_asset(
         selected = [t for t in registry if key_fn(t) in context.selected_asset_keys]
         for source in SOURCES:
             tables = [t for t in selected if t.source == source]
-            if tables:
+            if not tables:
+                continue
+            if platform.settings.is_local:
                 yield from split_source(context, platform, kind, source, tables, snapshot)
+            else:
+                # dev/prod: the same transforms as a Glue job through Dagster Pipes; the job
+                # writes data and manifests itself and each reported table is a
+                # MaterializeResult (no value, so the dataset IO manager is not called)
+                yield from platform.compute.run_split(context, kind, source, tables, snapshot)
 
     return _split

@@ -1,0 +1,131 @@
+"""Compute port on AWS Glue: the split transforms run as a Glue job through Dagster Pipes.
+
+``PipesGlueClient`` starts the deployed job (``flywheel glue deploy``) with the run's
+arguments, injects the Pipes context through S3 (the Glue assets bucket), waits, stops
+the Glue run when Dagster terminates the step, and reads the job's messages from the
+CloudWatch ``/aws-glue/jobs/output`` stream (or from S3 with ``messages="s3"``), also
+forwarding its log lines. Each table the job reports comes back as one
+``MaterializeResult`` carrying the job's metadata plus the Glue run id and console link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import dagster as dg
+from dagster_aws.pipes import (
+    PipesCloudWatchMessageReader,
+    PipesGlueClient,
+    PipesS3ContextInjector,
+    PipesS3MessageReader,
+)
+
+from flywheel_assets.adapters.aws_clients import aws_client
+from flywheel_assets.config.settings import Settings
+from flywheel_assets.deploy.jobs import PIPES_PREFIX, run_arguments, split_job
+from flywheel_assets.keys import split_cluster_key, split_part_key
+from glue_jobs.registry import TableSpec
+
+KEY_FUNCTIONS = {"split_part": split_part_key, "split_cluster": split_cluster_key}
+
+
+class GlueRunIncompleteError(RuntimeError):
+    """The Glue run succeeded but did not report every table it was asked for."""
+
+
+class GlueCompute:
+    def __init__(
+        self,
+        settings: Settings,
+        client: Any | None = None,
+        *,
+        s3_client: Any | None = None,
+        logs_client: Any | None = None,
+        messages: Literal["cloudwatch", "s3"] = "cloudwatch",
+        s3_message_interval: float = 5,
+    ) -> None:
+        if not settings.glue_assets_bucket:
+            raise ValueError(
+                f"profile {settings.env!r} has no glue_assets_bucket for the Pipes context"
+            )
+        self.settings = settings
+        self.glue = client if client is not None else aws_client("glue", settings.region)
+        self.s3 = s3_client if s3_client is not None else aws_client("s3", settings.region)
+        self.logs = logs_client if logs_client is not None else aws_client("logs", settings.region)
+        self.messages = messages
+        self.s3_message_interval = s3_message_interval
+
+    def pipes_client(self) -> PipesGlueClient:
+        """A fresh client per run: message readers keep per-run state (log streams)."""
+        if self.messages == "s3":
+            reader: Any = PipesS3MessageReader(
+                bucket=self.settings.glue_assets_bucket,
+                client=self.s3,
+                interval=self.s3_message_interval,
+            )
+        else:
+            reader = PipesCloudWatchMessageReader(client=self.logs)
+        return PipesGlueClient(
+            client=self.glue,
+            context_injector=PipesS3ContextInjector(
+                bucket=self.settings.glue_assets_bucket, client=self.s3, key_prefix=PIPES_PREFIX
+            ),
+            message_reader=reader,
+            forward_termination=True,
+        )
+
+    def run_split(
+        self,
+        context: dg.AssetExecutionContext,
+        kind: str,
+        source: str,
+        tables: list[TableSpec],
+        snapshot: str,
+    ) -> Iterator[dg.MaterializeResult]:
+        """Run the ``kind`` job of ``source`` for ``tables`` and yield one result per table.
+
+        Tables the job did not report fail the step after the reported ones are
+        recorded: no implicit materialization vouches for data nobody saw written.
+        """
+        job = split_job(kind, source)
+        name = job.name(self.settings)
+        keys = {t.name: KEY_FUNCTIONS[kind](t) for t in tables}
+        extras = {
+            "kind": kind,
+            "source": source,
+            "bucket_count": self.settings.bucket_count,
+            "snapshot_marker": self.settings.snapshot_marker,
+            "tables": [
+                {
+                    "name": t.name,
+                    "source": t.source,
+                    "columns": list(t.columns),
+                    "asset_key": keys[t.name].to_user_string(),
+                }
+                for t in tables
+            ],
+        }
+        context.log.info(
+            f"Glue job {name}: {kind} of {len(tables)} {source} table(s) for snapshot {snapshot}"
+        )
+        invocation = self.pipes_client().run(
+            context=context,
+            start_job_run_params={
+                "JobName": name,
+                "Arguments": run_arguments(self.settings, job, snapshot, tables),
+            },
+            extras=extras,
+        )
+        expected = set(keys.values())
+        reported = set()
+        for result in invocation.get_results(implicit_materializations=False):
+            if isinstance(result, dg.MaterializeResult) and result.asset_key in expected:
+                reported.add(result.asset_key)
+                yield result
+        missing = sorted(k.to_user_string() for k in expected - reported)
+        if missing:
+            run_id = getattr(invocation.metadata.get("AWS Glue Job Run ID"), "value", "?")
+            raise GlueRunIncompleteError(
+                f"Glue job {name} run {run_id} reported no materialization for {', '.join(missing)}"
+            )
