@@ -24,9 +24,6 @@ def split_csv_paths() -> dict[str, Path]:
     return {source: registry_dir() / name for source, name in SPLIT_CSV_NAMES.items()}
 
 
-SPLIT_CSVS = split_csv_paths()  # the registry files as found at import time
-
-
 def load_registry_files(files: dict[str, Path], max_columns: int = 100) -> Registry:
     return build_registry(
         ((source, path.name, path.read_text()) for source, path in files.items()),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import glue_jobs
-from flywheel_assets.config.registry import SPLIT_CSVS
+from flywheel_assets.config.registry import split_csv_paths
 from flywheel_assets.deploy.jobs import ENTRY_SCRIPTS
 from glue_jobs.runtime import PACKAGED_CSV
 
@@ -40,7 +40,7 @@ def package_entries() -> dict[str, bytes]:
         for path in sorted(GLUE_JOBS_DIR.rglob("*.py"))
         if "__pycache__" not in path.parts
     }
-    for source, csv_path in SPLIT_CSVS.items():
+    for source, csv_path in split_csv_paths().items():
         entries[f"glue_jobs/{PACKAGED_CSV.format(source=source)}"] = csv_path.read_bytes()
     return entries
 
