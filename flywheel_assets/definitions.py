@@ -6,6 +6,7 @@ import dagster as dg
 
 from flywheel_assets.assets.bucketed import build_bucketed_defs
 from flywheel_assets.assets.cleanrooms import build_cleanrooms_defs
+from flywheel_assets.assets.monitor import build_monitor_defs
 from flywheel_assets.assets.partitioned import build_partitioned_defs
 from flywheel_assets.assets.raw import raw_specs
 from flywheel_assets.automation import build_automation_defs
@@ -14,6 +15,7 @@ from flywheel_assets.config.settings import Settings, load_settings
 from flywheel_assets.io_managers.catalog_table import CatalogTableIOManager
 from flywheel_assets.io_managers.lake_dataset import LakeDatasetIOManager
 from flywheel_assets.platform import Platform
+from flywheel_assets.presentation import present
 from glue_jobs.registry import Registry
 
 
@@ -30,11 +32,12 @@ def build_definitions(
         "dataset_io_manager": LakeDatasetIOManager(platform),
         "catalog_io_manager": CatalogTableIOManager(platform),
     }
-    return dg.Definitions.merge(
+    merged = dg.Definitions.merge(
         dg.Definitions(assets=raw_specs()),
         build_partitioned_defs(registry),
         build_bucketed_defs(registry, settings.is_local),
         build_cleanrooms_defs(registry, settings),
+        build_monitor_defs(registry, settings),
         build_automation_defs(registry, settings),
         dg.Definitions(
             resources=resources,
@@ -42,6 +45,7 @@ def build_definitions(
             executor=dg.in_process_executor if settings.is_local else None,
         ),
     )
+    return present(merged, settings)  # owners, tags, code references
 
 
 defs = build_definitions()

@@ -1,0 +1,486 @@
+"""Observe a table (or a freshly written dataset) through the ports, then apply the rules.
+
+:class:`TableMonitor` gathers what the rules in :mod:`flywheel_assets.checks.rules`
+need for one ``part_*`` table and one snapshot: one delimited listing of the snapshot
+directory, the catalog's view of the table, one SQL statement for counts and keys.
+:func:`audit_dataset` does the same for a ``split_part/<table>`` snapshot directory
+before it is published. The asset checks and the monitor report both call these, so
+every figure is computed by the same code wherever it is shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+
+from flywheel_assets import layout
+from flywheel_assets.adapters.spark_sql import SparkSql
+from flywheel_assets.checks import rules
+from flywheel_assets.checks.rules import RuleResult, Severity
+from flywheel_assets.checks.sql import (
+    KeyProfile,
+    duplicate_examples,
+    duplicate_examples_sql,
+    key_profile_sql,
+    null_examples,
+    null_examples_sql,
+    parse_key_profile,
+    table_name,
+)
+from flywheel_assets.config.settings import Settings
+from flywheel_assets.platform import Platform
+from flywheel_assets.ports.catalog import Column, TableDefinition, TableInfo
+from flywheel_assets.ports.lake import LakePort
+from flywheel_assets.snapshots import SnapshotError, parse_snapshot, snapshot_from_folder
+from glue_jobs.registry import KEY_COLUMN, PARTITION_COLUMN, Registry, TableSpec
+from glue_jobs.transforms import Manifest
+
+KEY_CHECKS = (rules.CHECK_COUNT, rules.CHECK_PK_NULL, rules.CHECK_PK_DUPES)
+MONITOR_ORDER = (
+    rules.CHECK_STORAGE,
+    rules.CHECK_CATALOG,
+    rules.CHECK_FRESHNESS,
+    rules.CHECK_SCHEMA,
+    *KEY_CHECKS,
+    rules.CHECK_FILE_SIZE,
+)
+AUDIT_CHECKS = (
+    rules.CHECK_PK_NULL,
+    rules.CHECK_PK_DUPES,
+    rules.CHECK_STORAGE,
+    rules.CHECK_RAW_ROWS,
+)
+_SNAPSHOT_IN_LOCATION = re.compile(r"snapshot_dt=(\d{4}-\d{2}-\d{2})")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def monitored_tables(registry: Registry, settings: Settings) -> list[TableSpec]:
+    """Registry tables whose ``part_*`` name starts with ``table_prefix``, at most
+    ``max_tables`` of them (0: all), in registry order."""
+    tables = [t for t in registry if t.part_table.startswith(settings.table_prefix)]
+    return tables[: settings.max_tables] if settings.max_tables > 0 else tables
+
+
+def monitor_check_names(settings: Settings) -> tuple[str, ...]:
+    """The rules that apply under ``settings``: the count check only when
+    ``count_check_enabled``, file sizes only when ``file_size_check``."""
+    skipped = set()
+    if not settings.count_check_enabled:
+        skipped.add(rules.CHECK_COUNT)
+    if not settings.file_size_check:
+        skipped.add(rules.CHECK_FILE_SIZE)
+    return tuple(c for c in MONITOR_ORDER if c not in skipped)
+
+
+def rule_severity(check: str, settings: Settings) -> Severity:
+    if check == rules.CHECK_FILE_SIZE:
+        return Severity.WARN
+    if check == rules.CHECK_FRESHNESS and not settings.strict_snapshot:
+        return Severity.WARN
+    return Severity.ERROR
+
+
+def served_snapshot(info: TableInfo) -> str | None:
+    """The snapshot a table serves: its ``snapshot_dt`` parameter, else its location."""
+    if info.parameters.get("snapshot_dt"):
+        return info.parameters["snapshot_dt"]
+    match = _SNAPSHOT_IN_LOCATION.search(info.location)
+    return match.group(1) if match else None
+
+
+def latest_raw_snapshot(lake: LakePort, settings: Settings, source: str) -> str | None:
+    """Newest complete raw snapshot of ``source``: one delimited listing, then a
+    marker lookup from the newest folder down (a delivery still in flight is skipped)."""
+    snapshots = []
+    for folder in lake.list_folders(settings.raw_prefix(source)):
+        try:
+            snapshots.append(snapshot_from_folder(folder))
+        except SnapshotError:
+            continue
+    for snapshot in sorted(snapshots, reverse=True):
+        prefix = layout.raw_snapshot_prefix(settings, source, snapshot)
+        if lake.exists(prefix + settings.snapshot_marker):
+            return snapshot
+    return None
+
+
+def freshness_as_of(settings: Settings, latest_raw: str | None, now: dt.datetime) -> dt.date:
+    """The day freshness is judged on: today on AWS profiles. The local lake replays
+    dated sample snapshots (the demo's is 2025-01-15), so there "today" is the newest
+    raw snapshot; otherwise every local run would be stale by construction."""
+    if settings.is_local and latest_raw:
+        return parse_snapshot(latest_raw)
+    return now.astimezone(dt.UTC).date()
+
+
+def bucket_location(lake: LakePort, snapshot_prefix: str, bucket: int) -> str:
+    return lake.uri(f"{snapshot_prefix}{PARTITION_COLUMN}={bucket}/")
+
+
+@dataclass(frozen=True)
+class TableEvaluation:
+    """Every applicable rule's result for one table and snapshot."""
+
+    table: str
+    snapshot: str
+    location: str
+    checked_at: str
+    results: tuple[RuleResult, ...]
+
+    def get(self, check: str) -> RuleResult | None:
+        return next((r for r in self.results if r.check == check), None)
+
+    @property
+    def alerts(self) -> list[str]:
+        return [a for r in self.results for a in r.alerts]
+
+
+def _guarded(
+    checks: Collection[str], table: str, settings: Settings, run: Callable[[], list[RuleResult]]
+) -> list[RuleResult]:
+    """Run one observation; if it raises, its rules fail with the error as the reason so
+    that one broken table or query never hides the other rules' results."""
+    try:
+        return run()
+    except Exception as exc:  # noqa: BLE001 - reported as a failed rule, not swallowed
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        return [rules.not_evaluated(c, table, rule_severity(c, settings), reason) for c in checks]
+
+
+class TableMonitor:
+    """The monitor for one ``part_*`` table and one snapshot; observations are cached,
+    so each port call happens once however many rules use it."""
+
+    def __init__(
+        self, platform: Platform, table: TableSpec, snapshot: str, now: dt.datetime
+    ) -> None:
+        self.platform = platform
+        self.settings = platform.settings
+        self.table = table
+        self.snapshot = snapshot
+        self.now = now
+        self.name = table.part_table
+
+    # ---- observations -------------------------------------------------------------
+
+    @cached_property
+    def snapshot_prefix(self) -> str:
+        return layout.dataset_snapshot_prefix(
+            self.settings, "split_part", self.table, self.snapshot
+        )
+
+    @cached_property
+    def info(self) -> TableInfo | None:
+        return self.platform.catalog.get_table(self.platform.database, self.name)
+
+    @cached_property
+    def folders(self) -> list[str]:
+        """One delimited listing of the snapshot directory (not every object)."""
+        return self.platform.lake.list_folders(self.snapshot_prefix)
+
+    @cached_property
+    def storage_buckets(self) -> set[int]:
+        return rules.parse_bucket_folders(self.folders)[0]
+
+    @property
+    def served(self) -> str | None:
+        return served_snapshot(self.info) if self.info is not None else None
+
+    def _not_in_service(self) -> str | None:
+        if self.info is None:
+            return f"{self.platform.database}.{self.name} is not in the catalog"
+        if self.served != self.snapshot:
+            return f"{self.name} serves snapshot_dt={self.served}, not {self.snapshot}"
+        return None
+
+    # ---- rules --------------------------------------------------------------------
+
+    def storage(self) -> RuleResult:
+        return rules.storage_partitions(self.name, self.folders, self.settings.bucket_count)
+
+    def catalog(self) -> RuleResult:
+        """Registered partitions, repaired first when ``auto_repair`` allows it. A table
+        serving another snapshot is never repaired (its partitions are not missing,
+        they belong to the snapshot in service)."""
+        info, settings, catalog = self.info, self.settings, self.platform.catalog
+        if info is None:
+            return rules.not_evaluated(
+                rules.CHECK_CATALOG, self.name, Severity.ERROR, self._not_in_service() or ""
+            )
+        lake, database, count = self.platform.lake, self.platform.database, settings.bucket_count
+        if rules.projection_enabled(info.parameters):
+            return rules.projection_partitions(
+                self.name,
+                info.parameters,
+                count,
+                info.location,
+                lake.uri(self.snapshot_prefix),
+            )
+        expected = {b: bucket_location(lake, self.snapshot_prefix, b) for b in range(count)}
+        before = rules.partition_gaps(
+            catalog.list_partitions(database, self.name), expected, self.storage_buckets
+        )
+        after = before
+        mode = settings.auto_repair
+        if mode != "off" and before.repairable and not before.stale and not self._not_in_service():
+            if mode == "athena":
+                self.platform.sql.msck_repair(database, self.name)
+            else:  # glue: register exactly the missing ones, in batches of 100
+                catalog.add_partitions(
+                    database, self.name, {str(b): expected[b] for b in before.repairable}
+                )
+            after = rules.partition_gaps(
+                catalog.list_partitions(database, self.name), expected, self.storage_buckets
+            )
+        return rules.catalog_partitions(
+            self.name, count, before, after, mode, self.snapshot, self.served
+        )
+
+    def freshness(self) -> RuleResult:
+        settings, lake = self.settings, self.platform.lake
+        marker = layout.snapshot_marker_key(settings, "split_part", self.table.source)
+        try:
+            text: str | None = lake.read_text(marker)
+        except FileNotFoundError:
+            text = None
+        latest = latest_raw_snapshot(lake, settings, self.table.source)
+        return rules.freshness(
+            self.name,
+            text,
+            latest,
+            freshness_as_of(settings, latest, self.now),
+            settings.freshness_window_days,
+            settings.strict_snapshot,
+        )
+
+    def schema(self) -> RuleResult:
+        info = self.info
+        shape = (
+            None
+            if info is None
+            else rules.TableShape(
+                table_type=info.table_type,
+                serde=info.serde,
+                input_format=info.input_format,
+                data_columns=tuple((c.name, c.type) for c in info.columns),
+                partition_keys=tuple((c.name, c.type) for c in info.partition_keys),
+            )
+        )
+        return rules.schema_contract(self.name, shape, self.settings.pk_column)
+
+    def _source(self) -> tuple[str, bool]:
+        settings = self.settings
+        database = settings.compare_database or self.platform.database
+        name = f"{settings.compare_source_type}_{self.table.slug}"
+        try:
+            exists = self.platform.catalog.get_table(database, name) is not None
+        except LookupError:  # e.g. the compare database itself is missing
+            exists = False
+        return table_name(database, name), exists
+
+    def keys(self, wanted: Collection[str]) -> list[RuleResult]:
+        """Counts, NULL keys and duplicates from one statement over the pk column (the
+        source's COUNT(*) joined in); example keys only when a problem exists."""
+        reason = self._not_in_service()
+        if reason:  # the SQL would read another snapshot's rows
+            return [rules.not_evaluated(c, self.name, Severity.WARN, reason) for c in wanted]
+        settings, sql = self.settings, self.platform.sql
+        pk = settings.pk_column
+        relation = table_name(self.platform.database, self.name)
+        source, source_exists = self._source() if rules.CHECK_COUNT in wanted else (None, False)
+        profile: KeyProfile = parse_key_profile(
+            sql.query(key_profile_sql(relation, pk, source if source_exists else None))
+        )
+        results = []
+        if rules.CHECK_COUNT in wanted:
+            assert source is not None
+            results.append(
+                rules.count_match(
+                    self.name,
+                    relation,
+                    source,
+                    profile.count_part,
+                    int(profile.count_src or 0),
+                    settings.count_tolerance_pct,
+                )
+                if source_exists
+                else rules.count_source_missing(self.name, source)
+            )
+        if rules.CHECK_PK_NULL in wanted:
+            examples = (
+                null_examples(sql.query(null_examples_sql(relation, pk)))
+                if profile.pk_nulls
+                else []
+            )
+            results.append(
+                rules.pk_nulls(self.name, pk, profile.pk_nulls, profile.count_part, examples)
+            )
+        if rules.CHECK_PK_DUPES in wanted:
+            examples = (
+                duplicate_examples(sql.query(duplicate_examples_sql(relation, pk)))
+                if profile.pk_dupes
+                else []
+            )
+            results.append(
+                rules.pk_dupes(self.name, pk, profile.pk_dupes, profile.count_part, examples)
+            )
+        return results
+
+    def file_sizes(self) -> RuleResult:
+        """Files of the first (up to) 5 bucket folders, hidden files excluded."""
+        settings, lake, prefix = self.settings, self.platform.lake, self.snapshot_prefix
+        sampled = sorted(self.storage_buckets)[: rules.FILE_SIZE_SAMPLE_PARTITIONS]
+        files = []
+        for bucket in sampled:
+            for obj in lake.list_objects(f"{prefix}{PARTITION_COLUMN}={bucket}/"):
+                if not obj.key.rsplit("/", 1)[-1].startswith(("_", ".")):
+                    files.append((obj.key[len(prefix) :], obj.size))
+        return rules.file_sizes(
+            self.name, files, settings.file_size_min_mb, settings.file_size_max_mb, len(sampled)
+        )
+
+    # ---- all together -------------------------------------------------------------
+
+    def evaluate(self, checks: Collection[str]) -> TableEvaluation:
+        """Apply ``checks`` in the monitor's order: storage before catalog (the repair
+        needs the listing), catalog before the SQL (a repair makes rows visible)."""
+        single = {
+            rules.CHECK_STORAGE: self.storage,
+            rules.CHECK_CATALOG: self.catalog,
+            rules.CHECK_FRESHNESS: self.freshness,
+            rules.CHECK_SCHEMA: self.schema,
+            rules.CHECK_FILE_SIZE: self.file_sizes,
+        }
+        results: list[RuleResult] = []
+        wanted_keys = [c for c in KEY_CHECKS if c in checks]
+        for check in MONITOR_ORDER:
+            if check not in checks:
+                continue
+            if check in single:
+                results += _guarded(
+                    [check], self.name, self.settings, lambda c=check: [single[c]()]
+                )
+            elif check == wanted_keys[0]:
+                results += _guarded(
+                    wanted_keys, self.name, self.settings, lambda: self.keys(wanted_keys)
+                )
+        try:
+            info = self.info
+        except Exception:  # noqa: BLE001 - already reported by the rules that needed it
+            info = None
+        return TableEvaluation(
+            table=self.name,
+            snapshot=self.snapshot,
+            location=info.location if info is not None else "",
+            checked_at=iso_utc(self.now),
+            results=tuple(results),
+        )
+
+
+# ---- write-audit-publish -----------------------------------------------------------
+
+
+@contextmanager
+def dataset_relation(
+    platform: Platform, table: TableSpec, snapshot: str, prefix: str
+) -> Iterator[str]:
+    """Something SQL can read a snapshot directory through, before any table points at it.
+
+    Spark reads a directory directly (``parquet.`<uri>```). Athena needs a table: a
+    temporary one over the directory with partition projection (no partition calls),
+    declaring only the key column, dropped afterwards.
+    """
+    if isinstance(platform.sql, SparkSql):
+        yield f"parquet.`{platform.lake.spark_uri(prefix)}`"
+        return
+    database = platform.database
+    name = f"audit_{table.slug}_{snapshot.replace('-', '')}"
+    location = platform.lake.uri(prefix)
+    count = platform.settings.bucket_count
+    platform.catalog.publish_table(
+        TableDefinition(
+            database=database,
+            name=name,
+            columns=(Column(KEY_COLUMN, "string"),),
+            location=location,
+            partition_keys=(Column(PARTITION_COLUMN, "int"),),
+            comment=f"temporary: audit of {table.name} snapshot_dt={snapshot}",
+            parameters={
+                "projection.enabled": "true",
+                f"projection.{PARTITION_COLUMN}.type": "integer",
+                f"projection.{PARTITION_COLUMN}.range": f"0,{count - 1}",
+                "storage.location.template": (
+                    f"{location.rstrip('/')}/{PARTITION_COLUMN}=${{{PARTITION_COLUMN}}}/"
+                ),
+            },
+        )
+    )
+    try:
+        yield table_name(database, name)
+    finally:
+        platform.catalog.drop_table(database, name)
+
+
+def audit_label(table: TableSpec) -> str:
+    return f"split_part/{table.slug}"
+
+
+def audit_dataset(platform: Platform, table: TableSpec, snapshot: str) -> list[RuleResult]:
+    """The blocking audit of a written ``split_part`` snapshot: no NULL or duplicate
+    keys, every bucket folder present, rows = raw rows - exact duplicates (manifest plus
+    one aggregate that reads only the key column)."""
+    settings, lake = platform.settings, platform.lake
+    label = audit_label(table)
+    prefix = layout.dataset_snapshot_prefix(settings, "split_part", table, snapshot)
+    try:
+        manifest = Manifest.from_json(
+            lake.read_text(layout.manifest_key(settings, "split_part", table, snapshot))
+        )
+    except FileNotFoundError:
+        reason = f"no manifest under {lake.uri(prefix)}: the snapshot was not written"
+        return [rules.not_evaluated(c, label, Severity.ERROR, reason) for c in AUDIT_CHECKS]
+
+    def observe() -> list[RuleResult]:
+        storage = rules.storage_partitions(label, lake.list_folders(prefix), settings.bucket_count)
+        with dataset_relation(platform, table, snapshot, prefix) as relation:
+            profile = parse_key_profile(platform.sql.query(key_profile_sql(relation, KEY_COLUMN)))
+            nulls = (
+                null_examples(platform.sql.query(null_examples_sql(relation, KEY_COLUMN)))
+                if profile.pk_nulls
+                else []
+            )
+            dupes = (
+                duplicate_examples(platform.sql.query(duplicate_examples_sql(relation, KEY_COLUMN)))
+                if profile.pk_dupes
+                else []
+            )
+        found = {
+            rules.CHECK_PK_NULL: rules.pk_nulls(
+                label, KEY_COLUMN, profile.pk_nulls, profile.count_part, nulls
+            ),
+            rules.CHECK_PK_DUPES: rules.pk_dupes(
+                label, KEY_COLUMN, profile.pk_dupes, profile.count_part, dupes
+            ),
+            rules.CHECK_STORAGE: storage,
+            rules.CHECK_RAW_ROWS: rules.raw_row_count(
+                label,
+                profile.count_part,
+                manifest.row_count,
+                manifest.raw_rows,
+                manifest.duplicates_dropped,
+            ),
+        }
+        return [found[c] for c in AUDIT_CHECKS]
+
+    return _guarded(AUDIT_CHECKS, label, settings, observe)

@@ -1,0 +1,118 @@
+"""The audit's Athena path with recording fakes: a temporary projection table over the
+snapshot directory, one key-column aggregate, the table dropped afterwards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flywheel_assets import layout
+from flywheel_assets.adapters.local_lake import LocalLake
+from flywheel_assets.checks import rules
+from flywheel_assets.checks.probe import AUDIT_CHECKS, audit_dataset
+from flywheel_assets.platform import Platform
+from flywheel_assets.ports.catalog import TableDefinition
+from flywheel_assets.ports.sql import SqlPort
+from flywheel_assets_tests.conftest import make_settings
+from glue_jobs.transforms import Manifest
+
+SNAPSHOT = "2025-01-15"
+
+
+class RecordingCatalog:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def publish_table(self, table: TableDefinition) -> None:
+        self.calls.append(("publish", table))
+
+    def drop_table(self, database: str, name: str) -> None:
+        self.calls.append(("drop", f"{database}.{name}"))
+
+
+class RecordingSql(SqlPort):
+    def __init__(self, row: dict[str, int]) -> None:
+        self.row, self.statements = row, []
+
+    def query(self, statement: str) -> list[dict[str, Any]]:
+        self.statements.append(statement)
+        return [self.row] if "count_part" in statement else [{"k": "CU1", "c": 2}]
+
+    def execute(self, statement: str) -> None:
+        self.statements.append(statement)
+
+    def bucket_expr(self, column: str, bucket_count: int) -> str:
+        raise NotImplementedError
+
+    def create_bucketed_table_as(self, *args: Any) -> None:
+        raise NotImplementedError
+
+
+def written_snapshot(tmp_path, small_registry, rows: int, raw_rows: int, dropped: int):
+    settings = make_settings(tmp_path, env="dev")
+    lake = LocalLake(tmp_path / "lake")
+    table = small_registry.get("ibe_01_a")
+    prefix = layout.dataset_snapshot_prefix(settings, "split_part", table, SNAPSHOT)
+    for bucket in range(settings.bucket_count):
+        lake.write_text(f"{prefix}id_bucket={bucket}/part-0.parquet", "x")
+    manifest = Manifest(
+        table=table.name,
+        kind="split_part",
+        snapshot_dt=SNAPSHOT,
+        location=lake.uri(prefix),
+        row_count=rows,
+        raw_rows=raw_rows,
+        duplicates_dropped=dropped,
+        target_files=1,
+        columns=[["customer_user_id", "string"]],
+    )
+    lake.write_text(
+        layout.manifest_key(settings, "split_part", table, SNAPSHOT), manifest.to_json()
+    )
+    return settings, lake, table, prefix
+
+
+def test_audit_reads_the_directory_through_a_temporary_projection_table(tmp_path, small_registry):
+    settings, lake, table, prefix = written_snapshot(tmp_path, small_registry, 600, 603, 3)
+    catalog = RecordingCatalog()
+    sql = RecordingSql({"count_part": 600, "pk_nulls": 0, "pk_dupes": 2})
+    platform = Platform(settings, small_registry, lake=lake, catalog=catalog, sql=sql)
+
+    results = {r.check: r for r in audit_dataset(platform, table, SNAPSHOT)}
+
+    assert list(results) == list(AUDIT_CHECKS)
+    assert [c for c, r in results.items() if not r.passed] == [rules.CHECK_PK_DUPES]
+    assert results[rules.CHECK_PK_DUPES].examples == ("CU1 (2 rows)",)
+    (kind, staged), (drop, dropped) = catalog.calls
+    name = f"{settings.glue_database}.audit_ibe_01_a_20250115"
+    assert (kind, drop, dropped) == ("publish", "drop", name)
+    assert [c.name for c in staged.columns] == ["customer_user_id"]  # the key column only
+    assert staged.location == lake.uri(prefix) and staged.partitions == {}
+    assert staged.parameters["projection.enabled"] == "true"
+    assert staged.parameters["projection.id_bucket.range"] == "0,255"
+    assert staged.parameters["storage.location.template"].endswith("/id_bucket=${id_bucket}/")
+    assert all(f"FROM {name}" in s for s in sql.statements) and len(sql.statements) == 2
+
+
+def test_audit_fails_without_a_manifest(tmp_path, small_registry):
+    settings = make_settings(tmp_path, env="dev")
+    platform = Platform(
+        settings,
+        small_registry,
+        lake=LocalLake(tmp_path / "lake"),
+        catalog=RecordingCatalog(),
+        sql=RecordingSql({}),
+    )
+    results = audit_dataset(platform, small_registry.get("ibe_01_a"), SNAPSHOT)
+    assert [r.check for r in results] == list(AUDIT_CHECKS)
+    assert all(not r.passed and r.severity is rules.Severity.ERROR for r in results)
+    assert "the snapshot was not written" in results[0].summary
+
+
+def test_row_count_audit_catches_lost_rows(tmp_path, small_registry):
+    settings, lake, table, _ = written_snapshot(tmp_path, small_registry, 600, 603, 3)
+    sql = RecordingSql({"count_part": 590, "pk_nulls": 0, "pk_dupes": 0})
+    platform = Platform(settings, small_registry, lake=lake, catalog=RecordingCatalog(), sql=sql)
+    results = {r.check: r for r in audit_dataset(platform, table, SNAPSHOT)}
+    rows = results[rules.CHECK_RAW_ROWS]
+    assert not rows.passed and (rows.observed, rows.expected) == (590, 600)
+    assert [c for c, r in results.items() if not r.passed] == [rules.CHECK_RAW_ROWS]
