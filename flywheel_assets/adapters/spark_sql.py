@@ -21,6 +21,9 @@ class SparkSql(SqlPort):
         self.statements.append(statement)
         self.spark.sql(statement)
 
+    def parquet_relation(self, uri: str) -> str | None:
+        return f"parquet.`{uri}`"
+
     def bucket_expr(self, column: str, bucket_count: int) -> str:
         return spark_bucket_expr(column, bucket_count)
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from flywheel_assets import layout
-from flywheel_assets.adapters.spark_sql import SparkSql
 from flywheel_assets.checks import rules
 from flywheel_assets.checks.rules import RuleResult, Severity
 from flywheel_assets.checks.sql import (
@@ -401,8 +400,9 @@ def dataset_relation(
     temporary one over the directory with partition projection (no partition calls),
     declaring only the key column, dropped afterwards.
     """
-    if isinstance(platform.sql, SparkSql):
-        yield f"parquet.`{platform.lake.spark_uri(prefix)}`"
+    direct = platform.sql.parquet_relation(platform.lake.spark_uri(prefix))
+    if direct is not None:
+        yield direct
         return
     database = platform.database
     name = f"audit_{table.slug}_{snapshot.replace('-', '')}"

@@ -33,5 +33,10 @@ class SqlPort(ABC):
     ) -> None:
         """CTAS a parquet/Snappy table bucketed on ``bucket_column`` at ``location``."""
 
+    def parquet_relation(self, uri: str) -> str | None:
+        """A relation reading a parquet directory with no table over it, where the engine
+        can (Spark: ``parquet.`uri```); ``None`` where it needs a table (Athena)."""
+        return None
+
     def msck_repair(self, database: str, table: str) -> None:
         self.execute(f"MSCK REPAIR TABLE {database}.{table}")
