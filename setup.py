@@ -27,6 +27,8 @@ setup(
             "ruff>=0.6",
             "duckdb>=1.1",
             "dagster-dg-cli>=1.13,<1.14",
+            # make e2e drives the system's Chromium (no browser download)
+            "playwright>=1.45",
         ],
     },
     entry_points={"console_scripts": ["flywheel=flywheel_assets.cli:main"]},

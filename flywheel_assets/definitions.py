@@ -45,7 +45,7 @@ def build_definitions(
             executor=dg.in_process_executor if settings.is_local else None,
         ),
     )
-    return present(merged, settings)  # owners, tags, code references
+    return present(merged, settings, registry)  # owners, tags, code references
 
 
 defs = build_definitions()

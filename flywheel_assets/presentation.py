@@ -4,9 +4,10 @@
 ``@asset`` and ``@multi_asset`` outputs alike) and adds:
 
 * owners: the profile's ``owners`` setting, after any owners the asset already declares;
-* tags: ``env`` (the profile) and, where the asset names one, ``table`` (registry table)
-  and ``source`` (raw source), so the catalog can be filtered by them; tags the asset
-  sets itself win;
+* tags: ``env`` (the profile) and, where the asset belongs to one, ``table`` (registry
+  table: its datasets, catalog tables, Clean Rooms and Entity Resolution assets alike,
+  so ``tag:table=IBE_01_A`` selects a table everywhere) and ``source`` (raw source);
+  tags the asset sets itself win;
 * code references (``dagster/code_references``): the file and line of the function that
   computes the asset, or that declares it for external assets.
 
@@ -23,6 +24,7 @@ import dagster as dg
 
 from flywheel_assets.assets.raw import raw_specs
 from flywheel_assets.config.settings import Settings, SettingsError
+from glue_jobs.registry import Registry
 
 CODE_REFERENCES = "dagster/code_references"
 # spec-only (external) assets have no op to point at: the function that declares them
@@ -49,20 +51,36 @@ def tag_value(value: object) -> str | None:
     return text
 
 
-def spec_tags(spec: dg.AssetSpec, settings: Settings) -> dict[str, str]:
+def table_names(registry: Registry) -> dict[str, str]:
+    """Last asset-key segment -> registry table: ``ibe_01_a`` (datasets, Clean Rooms and
+    Entity Resolution resources), ``part_``/``ext_``/``bucketed_`` tables, ``*_er`` views."""
+    names: dict[str, str] = {}
+    for t in registry:
+        for name in (t.slug, t.part_table, t.ext_table, t.bucketed_table, t.er_table):
+            names[name] = t.name
+    return names
+
+
+def spec_tags(
+    spec: dg.AssetSpec, settings: Settings, tables: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The profile's tags for one asset (without the asset's own)."""
     tags = {"env": settings.env}
     for name in TAGGED_METADATA:
         value = tag_value(spec.metadata[name]) if name in spec.metadata else None
         if value:
             tags[name] = value
-    if spec.key.path[0] == "raw" and "source" not in tags:
-        tags["source"] = spec.key.path[-1]
+    if spec.key.path[0] == "raw":  # raw/<source> is a source, not the table of that name
+        tags.setdefault("source", spec.key.path[-1])
+    elif "table" not in tags and tables and spec.key.path[-1] in tables:
+        table = tag_value(tables[spec.key.path[-1]])
+        if table:
+            tags["table"] = table
     return tags
 
 
 def declared_reference(fn: Callable[..., object]) -> dg.CodeReferencesMetadataValue:
-    lines, first = inspect.getsourcelines(fn)
+    _, first = inspect.getsourcelines(fn)
     return dg.CodeReferencesMetadataValue(
         code_references=[
             dg.LocalFileCodeReference(
@@ -89,8 +107,11 @@ def code_references(defs: dg.Definitions) -> dict[dg.AssetKey, object]:
     return refs
 
 
-def present(defs: dg.Definitions, settings: Settings) -> dg.Definitions:
-    """``defs`` with owners, tags and code references on every asset spec."""
+def present(
+    defs: dg.Definitions, settings: Settings, registry: Registry | None = None
+) -> dg.Definitions:
+    """``defs`` with owners, tags and code references on every asset spec; ``registry``
+    names the ``table`` of assets that carry no ``table`` metadata."""
     invalid = [o for o in settings.owners if not is_valid_owner(o)]
     if invalid:
         raise SettingsError(
@@ -106,6 +127,7 @@ def present(defs: dg.Definitions, settings: Settings) -> dg.Definitions:
         warnings.simplefilter("ignore", dg.BetaWarning)
         warnings.simplefilter("ignore", dg.PreviewWarning)
         refs = code_references(defs)
+        tables = table_names(registry) if registry is not None else {}
 
         def present_spec(spec: dg.AssetSpec) -> dg.AssetSpec:
             metadata = dict(spec.metadata)
@@ -113,7 +135,7 @@ def present(defs: dg.Definitions, settings: Settings) -> dg.Definitions:
                 metadata[CODE_REFERENCES] = refs[spec.key]
             return spec.replace_attributes(
                 owners=list(dict.fromkeys([*spec.owners, *settings.owners])),
-                tags={**spec_tags(spec, settings), **spec.tags},
+                tags={**spec_tags(spec, settings, tables), **spec.tags},
                 metadata=metadata,
             )
 

@@ -59,13 +59,35 @@ def test_code_references_point_at_the_asset_factories(local_defs):
         assert Path(ref.file_path) == REPO / file, key
 
 
-def test_table_and_source_tags_follow_registry_metadata(local_defs):
+def test_table_and_source_tags_follow_the_registry(local_defs):
     graph = local_defs.resolve_asset_graph()
     split = graph.get(dg.AssetKey(["split_part", "ibe_01_a"]))
     assert (split.tags["table"], split.tags["source"]) == ("IBE_01_A", "infobase_attributes")
-    assert graph.get(dg.AssetKey(["part_ibe_01_a"])).tags["table"] == "IBE_01_A"
-    assert graph.get(dg.AssetKey(["raw", "addressable_ids"])).tags["source"] == "addressable_ids"
     assert "dagster/kind/spark" in split.tags  # kinds are tags too and must survive
+    raw = graph.get(dg.AssetKey(["raw", "addressable_ids"]))
+    assert raw.tags["source"] == "addressable_ids" and "table" not in raw.tags
+    # one tag selects a table in every stage, Clean Rooms and Entity Resolution included
+    selected = dg.AssetSelection.from_string("tag:table=IBE_01_A").resolve(graph)
+    assert {k.to_user_string() for k in selected} == {
+        "split_part/ibe_01_a",
+        "part_ibe_01_a",
+        "split_cluster/ibe_01_a",
+        "ext_ibe_01_a",
+        "bucketed_ibe_01_a",
+        "part_ibe_01_a_er",
+        "er_schema_mapping/ibe_01_a",
+        "er_id_namespace/ibe_01_a",
+        "cleanrooms_table/ibe_01_a",
+    }
+    untagged = {
+        k.to_user_string() for k in graph.get_all_asset_keys() if "table" not in graph.get(k).tags
+    }
+    assert untagged == {
+        "raw/infobase_attributes",
+        "raw/addressable_ids",
+        "monitor_report",
+        "cleanrooms_report",
+    }
 
 
 def test_checks_and_automation_survive(local_defs):
