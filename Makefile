@@ -38,36 +38,11 @@ DEV_PORT ?= 3000
 # dg wants the project's venv active
 DG := VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/dg
 
-# Local profile: raw sample snapshot $(DEV_SNAPSHOT) unless present, the instance in
-# $$FLYWHEEL_HOME/dagster (dagster.yaml of flywheel_assets.runner) and the partition in it.
-define DEV_SETUP
-import sys
-from flywheel_assets.cli import main
-from flywheel_assets.config.registry import load_registry
-from flywheel_assets.config.settings import load_settings
-from flywheel_assets.layout import raw_snapshot_prefix
-from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
-from flywheel_assets.platform import Platform
-from flywheel_assets.runner import local_instance
-from glue_jobs.registry import SOURCES
-snapshot, settings = sys.argv[1], load_settings()
-if not settings.is_local:
-    sys.exit("make dev/smoke run the local profile: unset FLYWHEEL_ENV")
-lake = Platform(settings, load_registry()).lake
-marker = lambda source: raw_snapshot_prefix(settings, source, snapshot) + settings.snapshot_marker
-if not all(lake.exists(marker(s)) for s in SOURCES) and main(["sample-data", "--snapshot", snapshot]):
-    sys.exit(1)
-instance = local_instance(settings.dagster_home)
-if not instance.has_dynamic_partition(SNAPSHOT_PARTITIONS.name, snapshot):
-    instance.add_dynamic_partitions(SNAPSHOT_PARTITIONS.name, [snapshot])
-print(f"DAGSTER_HOME={settings.dagster_home}: partition snapshot_dt={snapshot} ready", file=sys.stderr)
-endef
-export DEV_SETUP
 DAGSTER_HOME_OF = $$($(PY) -c 'from flywheel_assets.config.settings import load_settings as s; print(s().dagster_home)')
 
 # `dagster dev` (webserver + daemon) on the local profile at http://127.0.0.1:$(DEV_PORT)
 dev: $(STAMP)
-	$(PY) -c "$$DEV_SETUP" $(DEV_SNAPSHOT)
+	$(VENV)/bin/flywheel dev-setup --snapshot $(DEV_SNAPSHOT)
 	DAGSTER_HOME=$(DAGSTER_HOME_OF) $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DEV_PORT)
 
 # `dg launch` of one small selection on a throwaway home (CI smoke test, ~2 min)
@@ -75,7 +50,7 @@ SMOKE_HOME := $(CURDIR)/build/smoke
 smoke: $(STAMP)
 	rm -rf $(SMOKE_HOME)
 	export FLYWHEEL_ENV=local FLYWHEEL_HOME=$(SMOKE_HOME) DAGSTER_HOME=$(SMOKE_HOME)/dagster && \
-	  $(PY) -c "$$DEV_SETUP" $(DEV_SNAPSHOT) && \
+	  $(VENV)/bin/flywheel dev-setup --snapshot $(DEV_SNAPSHOT) && \
 	  $(DG) launch --assets split_part/ibe_01_a,part_ibe_01_a --partition $(DEV_SNAPSHOT)
 
 # real dagster-webserver + daemon, one run through GraphQL, headless Chromium screenshots

@@ -95,6 +95,31 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dev_setup(args: argparse.Namespace) -> int:
+    """What `make dev` / `make smoke` need: the raw snapshot (written unless present),
+    the local Dagster instance and the snapshot partition in it."""
+    from flywheel_assets.layout import raw_snapshot_prefix
+    from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
+    from flywheel_assets.runner import local_instance
+    from glue_jobs.registry import SOURCES
+
+    platform = _platform()
+    settings = platform.settings
+    if not settings.is_local:
+        raise ValueError("dev-setup prepares the local profile: unset FLYWHEEL_ENV")
+    markers = [
+        raw_snapshot_prefix(settings, source, args.snapshot) + settings.snapshot_marker
+        for source in SOURCES
+    ]
+    if not all(platform.lake.exists(m) for m in markers):
+        cmd_sample_data(argparse.Namespace(snapshot=args.snapshot, rows=args.rows, seed=7))
+    instance = local_instance(settings.dagster_home)
+    if not instance.has_dynamic_partition(SNAPSHOT_PARTITIONS.name, args.snapshot):
+        instance.add_dynamic_partitions(SNAPSHOT_PARTITIONS.name, [args.snapshot])
+    print(f"DAGSTER_HOME={settings.dagster_home}: partition snapshot_dt={args.snapshot} ready")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cmd_sample_data(argparse.Namespace(snapshot=DEMO_SNAPSHOT, rows=args.rows, seed=7))
@@ -129,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("statement")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("dev-setup", help="sample data + local instance + partition for the UI")
+    p.add_argument("--snapshot", required=True)
+    p.add_argument("--rows", type=int, default=5000)
+    p.set_defaults(func=cmd_dev_setup)
 
     p = sub.add_parser("demo", help="sample data for a fixed snapshot, then run it")
     p.add_argument("--rows", type=int, default=5000)

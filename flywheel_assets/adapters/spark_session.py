@@ -84,6 +84,7 @@ def local_spark_session(settings: Settings):
 
     acquire_metastore_lock(settings.home)
     settings.metastore_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # in-process: loopback only
     session = spark_session_from_config(spark_config(settings))
     session.sparkContext.setLogLevel("ERROR")
     return session
