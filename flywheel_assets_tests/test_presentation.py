@@ -50,7 +50,8 @@ def test_code_references_point_at_the_asset_factories(local_defs):
     expected = {
         "raw/infobase_attributes": "flywheel_assets/assets/raw.py",
         "split_part/ibe_01_a": "flywheel_assets/assets/split.py",
-        "part_ibe_01_a": "flywheel_assets/assets/partitioned.py",
+        "part_ibe_01_a": "flywheel_assets/assets/catalog_table.py",
+        "ext_ibe_01_a": "flywheel_assets/assets/catalog_table.py",
         "bucketed_ibe_01_a": "flywheel_assets/assets/bucketed.py",
         "monitor_report": "flywheel_assets/assets/monitor.py",
     }

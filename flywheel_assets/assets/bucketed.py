@@ -12,6 +12,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from flywheel_assets import layout
+from flywheel_assets.assets.catalog_table import build_dataset_table_asset
 from flywheel_assets.assets.partitioned import snapshot_comment
 from flywheel_assets.assets.split import build_split_asset
 from flywheel_assets.keys import bucketed_key, ext_key, split_cluster_key
@@ -120,22 +121,7 @@ def rebuild_bucketed(
 
 
 def build_ext_asset(table: TableSpec) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=ext_key(table),
-        ins={"dataset": dg.AssetIn(split_cluster_key(table))},
-        partitions_def=SNAPSHOT_PARTITIONS,
-        io_manager_key="catalog_io_manager",
-        group_name="bucketed_pipeline",
-        kinds={"glue", "parquet"},
-        description=(
-            f"Register Staged Tables: external table {table.ext_table} over split_cluster/"
-            f"{table.name}; the comment carries the snapshot from metadata/snapshot_dt.txt."
-        ),
-        required_resource_keys={"platform"},
-        metadata={"table": table.name},
-    )
-    def _ext(context: AssetExecutionContext, dataset: Manifest) -> TableDefinition:
-        platform: Platform = context.resources.platform
+    def definition(context: AssetExecutionContext, platform: Platform, dataset: Manifest):
         recorded = recorded_snapshot(platform, table)
         if recorded != dataset.snapshot_dt:
             # e.g. a rollback re-registers an older snapshot than the last one split
@@ -143,13 +129,19 @@ def build_ext_asset(table: TableSpec) -> dg.AssetsDefinition:
                 f"metadata/snapshot_dt.txt says {recorded or 'nothing'}; registering "
                 f"{table.ext_table} for snapshot {dataset.snapshot_dt} from its own manifest"
             )
-        definition = ext_table_definition(platform, table, dataset)
-        context.add_output_metadata(
-            {"dagster/row_count": dataset.row_count, "snapshot_dt": dataset.snapshot_dt}
-        )
-        return definition
+        return ext_table_definition(platform, table, dataset)
 
-    return _ext
+    return build_dataset_table_asset(
+        table,
+        key=ext_key(table),
+        dataset_key=split_cluster_key(table),
+        group_name="bucketed_pipeline",
+        description=(
+            f"Register Staged Tables: external table {table.ext_table} over split_cluster/"
+            f"{table.name}; the comment carries the snapshot from metadata/snapshot_dt.txt."
+        ),
+        definition_fn=definition,
+    )
 
 
 def build_bucketed_asset(table: TableSpec, engine_kind: str) -> dg.AssetsDefinition:

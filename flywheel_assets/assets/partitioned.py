@@ -6,11 +6,10 @@ repoints it (write, audit, then publish).
 """
 
 import dagster as dg
-from dagster import AssetExecutionContext
 
+from flywheel_assets.assets.catalog_table import build_dataset_table_asset
 from flywheel_assets.assets.split import build_split_asset
 from flywheel_assets.keys import part_key, split_part_key
-from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
 from flywheel_assets.platform import Platform
 from flywheel_assets.ports.catalog import Column, TableDefinition
 from glue_jobs.registry import PARTITION_COLUMN, Registry, TableSpec
@@ -47,26 +46,19 @@ def part_table_definition(
 
 
 def build_part_asset(table: TableSpec) -> dg.AssetsDefinition:
-    @dg.asset(
+    return build_dataset_table_asset(
+        table,
         key=part_key(table),
-        ins={"dataset": dg.AssetIn(split_part_key(table))},
-        partitions_def=SNAPSHOT_PARTITIONS,
-        io_manager_key="catalog_io_manager",
+        dataset_key=split_part_key(table),
         group_name="partitioned_pipeline",
-        kinds={"glue", "parquet"},
         description=(
             f"Register Part Tables: external table {table.part_table} over split_part/"
             f"{table.name}, partition key id_bucket INT, repointed to the audited snapshot."
         ),
-        required_resource_keys={"platform"},
-        metadata={"table": table.name},
+        definition_fn=lambda _context, platform, dataset: part_table_definition(
+            platform, table, dataset
+        ),
     )
-    def _part(context: AssetExecutionContext, dataset: Manifest) -> TableDefinition:
-        definition = part_table_definition(context.resources.platform, table, dataset)
-        context.add_output_metadata({"dagster/row_count": dataset.row_count})
-        return definition
-
-    return _part
 
 
 def build_partitioned_defs(registry: Registry) -> dg.Definitions:
