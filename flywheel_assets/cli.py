@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 import time
+from collections import Counter
 
 DEMO_SNAPSHOT = "2025-01-15"
 
@@ -49,7 +50,11 @@ def print_summary(summary, out=sys.stdout) -> None:
         failed = [c for c in summary.checks if not c["passed"]]
         print(f"checks: {len(summary.checks) - len(failed)} passed, {len(failed)} failed", file=out)
         for check in failed:
-            print(f"  FAILED [{check['severity']}] {check['asset']}:{check['name']}", file=out)
+            if check["severity"] == "ERROR":
+                print(f"  FAILED [ERROR] {check['asset']}:{check['name']}", file=out)
+        warned = Counter(c["name"] for c in failed if c["severity"] != "ERROR")
+        for name, count in sorted(warned.items()):
+            print(f"  FAILED [WARN] {name} on {count} asset(s) (see --json)", file=out)
 
 
 def _run(args: argparse.Namespace, checks_only: bool) -> int:
