@@ -173,8 +173,8 @@ def test_browser_shows_lineage_and_checks(stack):
         ("/asset-groups", "partitioned_pipeline", "asset_graph.png"),
         ("/assets/part_ibe_01_a?view=lineage", "monitor_report", "lineage_part_ibe_01_a.png"),
         ("/assets/part_ibe_01_a?view=checks", "storage_partitions_complete", "checks.png"),
-        # owners, tags and the code reference ("Open partitioned.py in editor")
-        ("/assets/part_ibe_01_a?view=overview", "partitioned.py", "overview.png"),
+        # owners, tags and the code reference ("Open catalog_table.py in editor")
+        ("/assets/part_ibe_01_a?view=overview", "catalog_table.py", "overview.png"),
     ]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_or_skip(), args=BROWSER_ARGS)
