@@ -18,6 +18,7 @@ from glue_jobs.registry import KEY_COLUMN, PARTITION_COLUMN, TableSpec, normaliz
 GB = 1024**3
 MAX_FILES = 256
 MANIFEST_NAME = "_flywheel_manifest.json"
+WRITE_CONCURRENCY = 2  # tables split_snapshot writes at a time
 
 
 class RawInputError(ValueError):
@@ -81,10 +82,45 @@ def prepare_raw(df, tables: Iterable[TableSpec], bucket_count: int, origin: str)
     # exact duplicates are judged on the whole raw row, whatever subset of tables runs,
     # so rows that differ only in columns of unselected tables are never merged
     needed = [KEY_COLUMN] + [c for t in tables for c in t.columns]
-    df = df.dropDuplicates().select(*dict.fromkeys(needed))
-    return df.selectExpr(
-        "*", f"{spark_bucket_expr(KEY_COLUMN, bucket_count)} AS {PARTITION_COLUMN}"
+    # One shuffle serves both the de-duplication and the writers (docs/performance.md):
+    # exact duplicates share their key, hence their bucket, so once rows are clustered
+    # by bucket the whole-row dropDuplicates needs no exchange of its own, and every
+    # bucket lives in exactly one partition, sorted, for write_split_part.
+    bucket = "__flywheel_id_bucket"  # the raw row may hold an id_bucket column of its own
+    clustered = df.selectExpr(
+        "*", f"{spark_bucket_expr(KEY_COLUMN, bucket_count)} AS {bucket}"
+    ).repartition(_cluster_partitions(df.sparkSession, bucket_count), bucket)
+    return (
+        clustered.dropDuplicates()
+        .selectExpr(*dict.fromkeys(needed), f"{bucket} AS {PARTITION_COLUMN}")
+        .sortWithinPartitions(PARTITION_COLUMN)
     )
+
+
+def _cluster_partitions(spark, bucket_count: int) -> int:
+    """Partitions of the prepared frame: ``spark.sql.shuffle.partitions`` (at least one
+    per core, at most one per bucket)."""
+    configured = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    cores = spark.sparkContext.defaultParallelism
+    return max(1, min(bucket_count, max(configured, cores)))
+
+
+def _bucket_partitions(frame) -> int | None:
+    """Partition count when ``frame`` is already hash-partitioned on ``id_bucket`` alone
+    (a projection of ``prepare_raw``'s output, cached or not), else None."""
+    try:
+        partitioning = frame._jdf.queryExecution().sparkPlan().outputPartitioning()
+        if partitioning.getClass().getSimpleName() != "HashPartitioning":
+            return None
+        expressions = partitioning.expressions()
+        if expressions.size() != 1:
+            return None
+        attribute = expressions.apply(0)
+        if attribute.getClass().getSimpleName() != "AttributeReference":
+            return None
+        return int(partitioning.numPartitions()) if attribute.name() == PARTITION_COLUMN else None
+    except Exception:  # e.g. Spark Connect: no JVM plan to inspect; repartition anyway
+        return None
 
 
 def table_frame(prepared, table: TableSpec, with_bucket: bool = True):
@@ -97,11 +133,13 @@ def write_split_part(frame, uri: str, target_files: int) -> None:
 
     Repartitioning on ``id_bucket`` sends each bucket to exactly one task, so no bucket
     gets more than one file; ``target_files`` tasks (at least one per core) share the
-    buckets."""
-    tasks = max(target_files, frame.sparkSession.sparkContext.defaultParallelism)
+    buckets. A frame that is already hash-partitioned on ``id_bucket`` (``prepare_raw``'s
+    output) is written as it is: its partitions share the buckets, with no shuffle."""
+    if _bucket_partitions(frame) is None:
+        tasks = max(target_files, frame.sparkSession.sparkContext.defaultParallelism)
+        frame = frame.repartition(tasks, PARTITION_COLUMN)
     (
-        frame.repartition(tasks, PARTITION_COLUMN)
-        .write.mode("overwrite")
+        frame.write.mode("overwrite")
         .option("compression", "snappy")
         .partitionBy(PARTITION_COLUMN)
         .parquet(uri)
@@ -177,7 +215,12 @@ def split_snapshot(
 
     ``target_uri(table)`` gives the snapshot directory of a table. The prepared frame
     is cached so the raw files are scanned and de-duplicated once for all tables.
+    ``WRITE_CONCURRENCY`` tables are written at a time (Spark runs jobs from several
+    threads side by side), which keeps every core busy through the tail of each write
+    job and the read-back; manifests are still yielded, and logged, in table order.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from pyspark import StorageLevel
 
     raw = spark.read.parquet(raw_uri)
@@ -185,18 +228,26 @@ def split_snapshot(
     raw_rows = raw.count()
     prepared = prepare_raw(raw, tables, bucket_count, origin=raw_uri)
     prepared = prepared.persist(StorageLevel.MEMORY_AND_DISK)
+    pool = ThreadPoolExecutor(max_workers=WRITE_CONCURRENCY, thread_name_prefix="split-write")
+    futures = []
     try:
         kept = prepared.count()
         duplicates = raw_rows - kept
         log(f"{raw_uri}: {raw_rows} raw rows, {duplicates} exact duplicate rows dropped")
-        for done, table in enumerate(tables, start=1):
-            files = target_file_count(estimate_table_bytes(raw_bytes, table, raw_column_count))
-            uri = target_uri(table)
+
+        def write(table: TableSpec, uri: str, files: int):
             if kind == "split_part":
                 write_split_part(table_frame(prepared, table), uri, files)
             else:
                 write_split_cluster(table_frame(prepared, table, with_bucket=False), uri, files)
-            rows, per_bucket, columns = describe_written(spark, uri, kind == "split_part")
+            return describe_written(spark, uri, kind == "split_part")
+
+        for table in tables:
+            files = target_file_count(estimate_table_bytes(raw_bytes, table, raw_column_count))
+            uri = target_uri(table)
+            futures.append((table, uri, files, pool.submit(write, table, uri, files)))
+        for done, (table, uri, files, future) in enumerate(futures, start=1):
+            rows, per_bucket, columns = future.result()
             log(f"{done}/{len(tables)} tables written: {table.name} ({rows} rows)")
             yield Manifest(
                 table=table.name,
@@ -212,4 +263,7 @@ def split_snapshot(
                 written_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             )
     finally:
+        for *_, future in futures:
+            future.cancel()  # not started yet; running writes finish before the unpersist
+        pool.shutdown(wait=True)
         prepared.unpersist()

@@ -75,6 +75,15 @@ def spark_config(settings: Settings) -> dict[str, str]:
         # no .crc side files on the local lake: half the file operations per write
         "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
         "spark.hadoop.fs.file.impl.disable.cache": "true",
+        # The split caches the prepared raw snapshot (~200 columns wide). Building the
+        # compressed columnar cache was the costliest step of split_part (docs/
+        # performance.md); uncompressed it is ~3x cheaper to build and still fits the
+        # driver with spill to disk (MEMORY_AND_DISK).
+        "spark.sql.inMemoryColumnarStorage.compressed": "false",
+        # list the 256 id_bucket=N/ directories of a snapshot on the driver: a listing
+        # job per read-back (Spark's default above 32 paths) costs more than it saves
+        # on a local disk
+        "spark.sql.sources.parallelPartitionDiscovery.threshold": "10000",
     }
 
 
