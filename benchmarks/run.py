@@ -203,6 +203,11 @@ def run_step(kind: str, args, raw: Path, work: Path, raw_rows: int) -> dict:
     say("  spark profile by query (event log):")
     for line in query_table(log, raw_location, raw_rows):
         say("    " + line)
+    plans = work / "plans"
+    plans.mkdir(parents=True, exist_ok=True)
+    for execution, query in log.queries.items():
+        (plans / f"{kind}_query{execution:02d}.txt").write_text(query.plan)
+    say(f"  final physical plan of every query: {plans}/{kind}_query*.txt")
     scans = log.executed_scans(raw_location, raw_rows)
     say("  queries that read the raw snapshot:")
     for execution, description, schemas in scans:
@@ -251,7 +256,10 @@ def run_monitor(args, raw: Path, work: Path) -> dict:
         raise SystemExit("monitor step failed: see build/bench/logs/*_monitor.log")
     s, d = spark.result, duck.result
     say(f"  sql: {s['sql']}")
-    say(f"  spark  {s['figures']}  wall {s['wall_s']:.2f} s  peak RSS {mib(spark.peak_rss)}")
+    say(
+        f"  spark  {s['figures']}  wall {s['wall_s']:.2f} s (first query of the JVM; "
+        f"again: {s['warm_s']:.2f} s)  peak RSS {mib(spark.peak_rss)}"
+    )
     say(f"  duckdb {d['figures']}  wall {d['wall_s']:.2f} s  peak RSS {mib(duck.peak_rss)}")
     same = {k: int(v) for k, v in s["figures"].items()} == {
         k: int(v) for k, v in d["figures"].items()

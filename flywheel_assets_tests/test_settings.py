@@ -57,3 +57,16 @@ def test_environment_overrides_single_settings(tmp_path):
 def test_bad_settings_fail_clearly(tmp_path, environ, message):
     with pytest.raises(SettingsError, match=message):
         load_settings(environ={"FLYWHEEL_HOME": str(tmp_path), **environ})
+
+
+def test_local_driver_memory_is_sized_to_the_machine(tmp_path):
+    from flywheel_assets.adapters.spark_session import driver_memory, spark_config
+
+    assert load_settings("local", environ={}).spark_driver_memory == "auto"
+    gib = 2**30
+    assert driver_memory("auto", 24 * gib) == "9g"  # this kind of machine
+    assert driver_memory("auto", 3 * gib) == "2g"  # never below 2g
+    assert driver_memory("auto", 256 * gib) == "16g"  # nor above 16g
+    assert driver_memory("6g", 24 * gib) == "6g"  # an explicit size is kept
+    environ = {"FLYWHEEL_HOME": str(tmp_path), "FLYWHEEL_SPARK_DRIVER_MEMORY": "3g"}
+    assert spark_config(load_settings("local", environ=environ))["spark.driver.memory"] == "3g"

@@ -50,7 +50,7 @@ MEANINGS: dict[str, str] = {
     "glue_assets_bucket": "Bucket the Glue scripts and wheel are deployed to.",
     "job_name_prefix": "Glue job names: `<prefix>-<job>`.",
     "spark_shuffle_partitions": "`spark.sql.shuffle.partitions` of local Spark.",
-    "spark_driver_memory": "`spark.driver.memory` of local Spark.",
+    "spark_driver_memory": "`spark.driver.memory` of local Spark; `auto`: 40% of RAM (2-16g).",
     "analysis_providers": "Account ids in `allowedAnalysisProviders` of configured tables.",
     "cleanrooms_membership_id": "Collaboration membership; empty: no associations desired.",
     "cleanrooms_role_arn": "Role Clean Rooms reads tables with; also the account id.",
