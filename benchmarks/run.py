@@ -205,6 +205,8 @@ def run_step(kind: str, args, raw: Path, work: Path, raw_rows: int) -> dict:
         say("    " + line)
     plans = work / "plans"
     plans.mkdir(parents=True, exist_ok=True)
+    for stale in plans.glob(f"{kind}_query*.txt"):  # from a run with more queries
+        stale.unlink()
     for execution, query in log.queries.items():
         (plans / f"{kind}_query{execution:02d}.txt").write_text(query.plan)
     say(f"  final physical plan of every query: {plans}/{kind}_query*.txt")
