@@ -156,3 +156,19 @@ def test_make_bench_on_a_small_snapshot(tmp_path):
     assert scans == ["0", "13"] * 2, output
     assert re.search(r"ReadSchema: struct<customer_user_id:string>$", output, re.M), output
     assert re.search(r"^definitions: import \+ build [\d.]+ s for 27 tables", output, re.M)
+
+    # the floors script on the same snapshot: every scan width and writer option
+    floor = subprocess.run(
+        [sys.executable, "-m", "benchmarks.spark_floor", "--raw", str(tmp_path / "bench" / "raw")]
+        + ["--work", str(tmp_path / "floor")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert floor.returncode == 0, floor.stdout + floor.stderr
+    widths = re.findall(r"^scan +(\d+) raw columns \(noop sink\): +[\d.]+ s$", floor.stdout, re.M)
+    assert widths == ["13"]  # 13 raw columns: every width clamps to all of them
+    writes = re.findall(r"^  (.+?) +[\d.]+ s  (\d+) files +[\d.]+ MiB$", floor.stdout, re.M)
+    assert [label.split(",")[0] for label, _ in writes] == ["snappy", "snappy", "zstd", "zstd"]
+    assert {files for _, files in writes} == {"256"}
