@@ -33,10 +33,6 @@ def timed(action) -> float:
     return time.perf_counter() - started
 
 
-def directory_bytes(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*.parquet"))
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw", type=Path, default=Path("build/bench/raw"))
@@ -44,9 +40,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from benchmarks.generate import load_bench_registry
+    from benchmarks.measure import dir_files
     from benchmarks.spark_engine import BUCKETS, bench_session
     from glue_jobs.bucketing import spark_bucket_expr
-    from glue_jobs.registry import KEY_COLUMN, PARTITION_COLUMN, normalize_column
+    from glue_jobs.registry import KEY_COLUMN, PARTITION_COLUMN
+    from glue_jobs.transforms import cluster_partitions, normalize_columns
 
     if not (args.raw / "_generated.json").exists():
         raise SystemExit(f"{args.raw}: no bench snapshot; run make bench (or benchmarks.generate)")
@@ -64,11 +62,11 @@ def main(argv: list[str] | None = None) -> None:
 
     table = next(iter(load_bench_registry(args.raw)))
     frame = (
-        raw.toDF(*[normalize_column(c) for c in names])
+        normalize_columns(raw)
         .selectExpr(
             *table.all_columns, f"{spark_bucket_expr(KEY_COLUMN, BUCKETS)} AS {PARTITION_COLUMN}"
         )
-        .repartition(spark.sparkContext.defaultParallelism * 4, PARTITION_COLUMN)
+        .repartition(cluster_partitions(spark, BUCKETS), PARTITION_COLUMN)
         .sortWithinPartitions(PARTITION_COLUMN)
         .cache()
     )
@@ -82,8 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         for key, value in options.items():
             writer = writer.option(key, value)
         seconds = timed(lambda w=writer: w.parquet(out.resolve().as_uri()))
-        files = len(list(out.rglob("*.parquet")))
-        mib = directory_bytes(out) / 2**20
+        files, size = dir_files(out)
+        mib = size / 2**20
         if n:  # the first write warms the writer's code paths up, not reported
             print(f"  {label:<42} {seconds:6.1f} s  {files} files  {mib:7.1f} MiB", flush=True)
     frame.unpersist()

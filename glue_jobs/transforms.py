@@ -89,7 +89,7 @@ def prepare_raw(df, tables: Iterable[TableSpec], bucket_count: int, origin: str)
     bucket = "__flywheel_id_bucket"  # the raw row may hold an id_bucket column of its own
     clustered = df.selectExpr(
         "*", f"{spark_bucket_expr(KEY_COLUMN, bucket_count)} AS {bucket}"
-    ).repartition(_cluster_partitions(df.sparkSession, bucket_count), bucket)
+    ).repartition(cluster_partitions(df.sparkSession, bucket_count), bucket)
     return (
         clustered.dropDuplicates()
         .selectExpr(*dict.fromkeys(needed), f"{bucket} AS {PARTITION_COLUMN}")
@@ -97,7 +97,7 @@ def prepare_raw(df, tables: Iterable[TableSpec], bucket_count: int, origin: str)
     )
 
 
-def _cluster_partitions(spark, bucket_count: int) -> int:
+def cluster_partitions(spark, bucket_count: int) -> int:
     """Partitions of the prepared frame: ``spark.sql.shuffle.partitions`` (at least one
     per core, at most one per bucket)."""
     configured = int(spark.conf.get("spark.sql.shuffle.partitions"))
