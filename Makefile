@@ -17,7 +17,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/flywheel demo
 
-# Spark vs DuckDB on a generated 2,000,000 x 200 snapshot (build/bench, ~11 min; not a
+# Spark vs DuckDB on a generated 2,000,000 x 200 snapshot (build/bench, ~6 min; not a
 # test). BENCH_ARGS e.g. "--repeat 3" or "--steps split_part". See docs/performance.md.
 BENCH_ARGS ?=
 bench: $(STAMP)

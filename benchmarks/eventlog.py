@@ -160,7 +160,7 @@ def query_table(log: EventLog, raw_location: str, raw_rows: int) -> list[str]:
         elif read_raw and scans and all(columns_of(x) == [] for x in scans):
             role = "raw row count (footers)"
         elif read_raw:
-            role = "scan+dedup+cache (count)"
+            role = "raw scan, nothing written"
         elif "collect" in query.description:
             role = "read-back (describe)"
         else:

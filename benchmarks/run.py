@@ -28,6 +28,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from benchmarks.eventlog import columns_of, query_table, read_event_log
@@ -172,6 +173,22 @@ def run_engines(kind: str, args, raw: Path, work: Path) -> tuple[ChildRun, Child
     return best(spark_runs), best(duck_runs)
 
 
+def column_reads(scans: list[tuple[int, str, list[str]]]) -> str:
+    """How many queries read each raw column, e.g. ``200 columns by 1 query,
+    1 column (Customer_User_id) by 8``."""
+    reads = Counter(c for _, _, schemas in scans for s in schemas for c in columns_of(s))
+    groups = Counter(reads.values())
+    parts = []
+    for times, columns in sorted(groups.items()):
+        names = sorted(c for c, n in reads.items() if n == times)
+        label = f" ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})" if times > 1 else ""
+        plural = "s" if columns > 1 else ""
+        parts.append(
+            f"{columns} column{plural}{label} by {times} quer{'y' if times == 1 else 'ies'}"
+        )
+    return "raw column reads: " + ", ".join(parts)
+
+
 def run_step(kind: str, args, raw: Path, work: Path, raw_rows: int) -> dict:
     spark_out, duck_out = work / "out" / "spark" / kind, work / "out" / "duckdb" / kind
     say(f"== {kind}")
@@ -215,6 +232,7 @@ def run_step(kind: str, args, raw: Path, work: Path, raw_rows: int) -> dict:
     for execution, description, schemas in scans:
         counts = [len(columns_of(s)) for s in schemas]
         say(f"    query {execution} ({description.split(' at ')[0]}): columns read {counts}")
+    say("  " + column_reads(scans))
     ratio = spark.result["wall_s"] / duck.result["wall_s"]
     cpu_ratio = spark.cpu_s / duck.cpu_s if duck.cpu_s else float("nan")
     say(f"  cpu: spark {spark.cpu_s:.0f} s, duckdb {duck.cpu_s:.0f} s, ratio {cpu_ratio:.1f}")

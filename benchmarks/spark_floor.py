@@ -5,8 +5,8 @@ Prints two sets of figures on the bench snapshot (``make bench`` generates it):
 - a no-op scan of the first N raw columns (``noop`` sink: read and decode, nothing
   written), for N = 27, 99, 101 and all: above ``spark.sql.codegen.maxFields`` (100)
   Spark reads rows, not columnar batches;
-- one table (key + its attributes + ``id_bucket``, clustered by bucket like the split's
-  prepared frame) written as ``id_bucket=N/`` parquet with the writer options in
+- one table (key + its attributes + ``id_bucket``, clustered by bucket like a
+  ``split_part`` table frame, cached) written as ``id_bucket=N/`` parquet with the writer options in
   ``WRITE_VARIANTS``: wall time and bytes on disk.
 
     .venv/bin/python -m benchmarks.spark_floor [--raw build/bench/raw]

@@ -150,10 +150,12 @@ def test_make_bench_on_a_small_snapshot(tmp_path):
     assert "at most 1 file per bucket" in output
     assert "same figures on both engines: True" in output
     assert "256 partitions registered with 3 ALTER TABLE" in output
-    # each raw column is read once: the row count reads footers only (0 columns), one
-    # query reads all 13 raw columns, and no other query touches the raw files
+    # the row count reads footers only (0 columns); each table's query reads the key and
+    # its own 4 attributes: every attribute column once, the key once per table
     scans = re.findall(r"query \d+ \(.*\): columns read \[(\d+)\]", output)
-    assert scans == ["0", "13"] * 2, output
+    assert scans == ["0", "5", "5", "5"] * 2, output
+    reads = "raw column reads: 12 columns by 1 query, 1 column (Customer_User_id) by 3 queries"
+    assert output.count(reads) == 2, output
     assert re.search(r"ReadSchema: struct<customer_user_id:string>$", output, re.M), output
     assert re.search(r"^definitions: import \+ build [\d.]+ s for 27 tables", output, re.M)
 

@@ -18,7 +18,7 @@ from glue_jobs.registry import KEY_COLUMN, PARTITION_COLUMN, TableSpec, normaliz
 GB = 1024**3
 MAX_FILES = 256
 MANIFEST_NAME = "_flywheel_manifest.json"
-WRITE_CONCURRENCY = 2  # tables split_snapshot writes at a time
+TABLE_CONCURRENCY = 2  # tables split_snapshot splits at a time
 
 
 class RawInputError(ValueError):
@@ -72,42 +72,49 @@ def require_columns(df, tables: Iterable[TableSpec], origin: str) -> None:
         )
 
 
-def prepare_raw(df, tables: Iterable[TableSpec], bucket_count: int, origin: str):
-    """Normalise names, keep the columns the tables need, drop exact duplicate rows and
-    derive ``id_bucket``. Rows with a null key or conflicting duplicates are kept so
-    the audit can fail on them."""
-    tables = list(tables)
+def prepare_raw(df, tables: Iterable[TableSpec], origin: str):
+    """Normalise the raw names and check the tables' columns are there (lazy: no read)."""
     df = normalize_columns(df)
     require_columns(df, tables, origin)
-    # exact duplicates are judged on the whole raw row, whatever subset of tables runs,
-    # so rows that differ only in columns of unselected tables are never merged
-    needed = [KEY_COLUMN] + [c for t in tables for c in t.columns]
-    # One shuffle serves both the de-duplication and the writers (docs/performance.md):
-    # exact duplicates share their key, hence their bucket, so once rows are clustered
-    # by bucket the whole-row dropDuplicates needs no exchange of its own, and every
-    # bucket lives in exactly one partition, sorted, for write_split_part.
-    bucket = "__flywheel_id_bucket"  # the raw row may hold an id_bucket column of its own
-    clustered = df.selectExpr(
-        "*", f"{spark_bucket_expr(KEY_COLUMN, bucket_count)} AS {bucket}"
-    ).repartition(cluster_partitions(df.sparkSession, bucket_count), bucket)
-    return (
-        clustered.dropDuplicates()
-        .selectExpr(*dict.fromkeys(needed), f"{bucket} AS {PARTITION_COLUMN}")
-        .sortWithinPartitions(PARTITION_COLUMN)
-    )
+    return df
 
 
 def cluster_partitions(spark, bucket_count: int) -> int:
-    """Partitions of the prepared frame: ``spark.sql.shuffle.partitions`` (at least one
-    per core, at most one per bucket)."""
+    """Partitions of a ``split_part`` table frame: ``spark.sql.shuffle.partitions`` (at
+    least one per core, at most one per bucket)."""
     configured = int(spark.conf.get("spark.sql.shuffle.partitions"))
     cores = spark.sparkContext.defaultParallelism
     return max(1, min(bucket_count, max(configured, cores)))
 
 
-def _bucket_partitions(frame) -> int | None:
-    """Partition count when ``frame`` is already hash-partitioned on ``id_bucket`` alone
-    (a projection of ``prepare_raw``'s output, cached or not), else None."""
+def table_frame(raw, table: TableSpec, kind: str, bucket_count: int, target_files: int):
+    """One table's rows from the prepared raw frame: its own columns, each distinct row
+    once, already partitioned for its writer.
+
+    Each table reads only the key and its own columns, so Spark scans them as columnar
+    batches with generated code (docs/performance.md: a 201-column row is the costly
+    part). Exact duplicates are judged on the table's columns: the table holds each
+    distinct row once, whatever the other tables hold; rows with a null or conflicting
+    key are kept so the audit fails on them. The de-duplication needs no exchange of
+    its own: exact duplicates share their key, hence their bucket (``split_part``) or
+    their key partition (``split_cluster``), so the one shuffle the layout needs
+    serves both."""
+    columns = list(table.all_columns)
+    narrow = raw.select(*columns)
+    if kind != "split_part":
+        return narrow.repartition(target_files, KEY_COLUMN).dropDuplicates()
+    bucket = "__flywheel_id_bucket"  # never clashes with a table column
+    return (
+        narrow.selectExpr("*", f"{spark_bucket_expr(KEY_COLUMN, bucket_count)} AS {bucket}")
+        .repartition(cluster_partitions(raw.sparkSession, bucket_count), bucket)
+        .dropDuplicates()
+        .selectExpr(*columns, f"{bucket} AS {PARTITION_COLUMN}")
+    )
+
+
+def _hash_partitions(frame, column: str) -> int | None:
+    """Partition count when ``frame`` is already hash-partitioned on ``column`` alone
+    (``table_frame``'s output, or a projection of it), else None."""
     try:
         partitioning = frame._jdf.queryExecution().sparkPlan().outputPartitioning()
         if partitioning.getClass().getSimpleName() != "HashPartitioning":
@@ -118,14 +125,9 @@ def _bucket_partitions(frame) -> int | None:
         attribute = expressions.apply(0)
         if attribute.getClass().getSimpleName() != "AttributeReference":
             return None
-        return int(partitioning.numPartitions()) if attribute.name() == PARTITION_COLUMN else None
+        return int(partitioning.numPartitions()) if attribute.name() == column else None
     except Exception:  # e.g. Spark Connect: no JVM plan to inspect; repartition anyway
         return None
-
-
-def table_frame(prepared, table: TableSpec, with_bucket: bool = True):
-    columns = list(table.all_columns) + ([PARTITION_COLUMN] if with_bucket else [])
-    return prepared.select(*columns)
 
 
 def write_split_part(frame, uri: str, target_files: int) -> None:
@@ -133,13 +135,14 @@ def write_split_part(frame, uri: str, target_files: int) -> None:
 
     Repartitioning on ``id_bucket`` sends each bucket to exactly one task, so no bucket
     gets more than one file; ``target_files`` tasks (at least one per core) share the
-    buckets. A frame that is already hash-partitioned on ``id_bucket`` (``prepare_raw``'s
-    output) is written as it is: its partitions share the buckets, with no shuffle."""
-    if _bucket_partitions(frame) is None:
+    buckets. A frame that is already hash-partitioned on ``id_bucket`` (``table_frame``)
+    is written as it is, with no second shuffle."""
+    if _hash_partitions(frame, PARTITION_COLUMN) is None:
         tasks = max(target_files, frame.sparkSession.sparkContext.defaultParallelism)
         frame = frame.repartition(tasks, PARTITION_COLUMN)
     (
-        frame.write.mode("overwrite")
+        frame.sortWithinPartitions(PARTITION_COLUMN)
+        .write.mode("overwrite")
         .option("compression", "snappy")
         .partitionBy(PARTITION_COLUMN)
         .parquet(uri)
@@ -148,13 +151,30 @@ def write_split_part(frame, uri: str, target_files: int) -> None:
 
 def write_split_cluster(frame, uri: str, target_files: int) -> None:
     """``target_files`` parquet files clustered and sorted by the key."""
+    if _hash_partitions(frame, KEY_COLUMN) != target_files:
+        frame = frame.repartition(target_files, KEY_COLUMN)
     (
-        frame.repartition(target_files, KEY_COLUMN)
-        .sortWithinPartitions(KEY_COLUMN)
+        frame.sortWithinPartitions(KEY_COLUMN)
         .write.mode("overwrite")
         .option("compression", "snappy")
         .parquet(uri)
     )
+
+
+def write_table(frame, kind: str, uri: str, target_files: int) -> int:
+    """Write a ``table_frame`` with its kind's layout; returns the rows the query
+    produced (counted while writing, so ``describe_written`` can check the files
+    against it)."""
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    observation = Observation()
+    observed = frame.observe(observation, F.count(F.lit(1)).alias("rows"))
+    if kind == "split_part":
+        write_split_part(observed, uri, target_files)
+    else:
+        write_split_cluster(observed, uri, target_files)
+    return int(observation.get["rows"])
 
 
 @dataclass
@@ -211,44 +231,40 @@ def split_snapshot(
     bucket_count: int,
     log=print,
 ):
-    """Read one raw snapshot once and write each table; yield a Manifest per table.
+    """Split one raw snapshot into its tables; yield a Manifest per table.
 
-    ``target_uri(table)`` gives the snapshot directory of a table. The prepared frame
-    is cached so the raw files are scanned and de-duplicated once for all tables.
-    ``WRITE_CONCURRENCY`` tables are written at a time (Spark runs jobs from several
-    threads side by side), which keeps every core busy through the tail of each write
-    job and the read-back; manifests are still yielded, and logged, in table order.
+    ``target_uri(table)`` gives the snapshot directory of a table. Each table is its own
+    Spark job (``table_frame``: its columns only, one shuffle); ``TABLE_CONCURRENCY``
+    run at a time (Spark runs jobs from several threads side by side), which keeps
+    every core busy through the tail of each job and the read-back. Manifests are
+    still yielded, and logged, in table order.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from pyspark import StorageLevel
-
     raw = spark.read.parquet(raw_uri)
     raw_column_count = len(raw.columns)
-    raw_rows = raw.count()
-    prepared = prepare_raw(raw, tables, bucket_count, origin=raw_uri)
-    prepared = prepared.persist(StorageLevel.MEMORY_AND_DISK)
-    pool = ThreadPoolExecutor(max_workers=WRITE_CONCURRENCY, thread_name_prefix="split-write")
+    raw_rows = raw.count()  # parquet footers only
+    prepared = prepare_raw(raw, tables, origin=raw_uri)
+    log(f"{raw_uri}: {raw_rows} raw rows, {len(tables)} tables")
+
+    def write(table: TableSpec, uri: str, files: int):
+        frame = table_frame(prepared, table, kind, bucket_count, files)
+        kept = write_table(frame, kind, uri, files)
+        return kept, describe_written(spark, uri, kind == "split_part")
+
+    pool = ThreadPoolExecutor(max_workers=TABLE_CONCURRENCY, thread_name_prefix="split-table")
     futures = []
     try:
-        kept = prepared.count()
-        duplicates = raw_rows - kept
-        log(f"{raw_uri}: {raw_rows} raw rows, {duplicates} exact duplicate rows dropped")
-
-        def write(table: TableSpec, uri: str, files: int):
-            if kind == "split_part":
-                write_split_part(table_frame(prepared, table), uri, files)
-            else:
-                write_split_cluster(table_frame(prepared, table, with_bucket=False), uri, files)
-            return describe_written(spark, uri, kind == "split_part")
-
         for table in tables:
             files = target_file_count(estimate_table_bytes(raw_bytes, table, raw_column_count))
             uri = target_uri(table)
             futures.append((table, uri, files, pool.submit(write, table, uri, files)))
         for done, (table, uri, files, future) in enumerate(futures, start=1):
-            rows, per_bucket, columns = future.result()
-            log(f"{done}/{len(tables)} tables written: {table.name} ({rows} rows)")
+            kept, (rows, per_bucket, columns) = future.result()
+            log(
+                f"{done}/{len(tables)} tables written: {table.name} ({rows} rows, "
+                f"{raw_rows - kept} exact duplicates dropped)"
+            )
             yield Manifest(
                 table=table.name,
                 kind=kind,
@@ -256,7 +272,7 @@ def split_snapshot(
                 location=uri,
                 row_count=rows,
                 raw_rows=raw_rows,
-                duplicates_dropped=duplicates,
+                duplicates_dropped=raw_rows - kept,
                 target_files=files,
                 columns=columns,
                 bucket_rows=per_bucket,
@@ -264,6 +280,5 @@ def split_snapshot(
             )
     finally:
         for *_, future in futures:
-            future.cancel()  # not started yet; running writes finish before the unpersist
+            future.cancel()  # not started yet; running writes finish first
         pool.shutdown(wait=True)
-        prepared.unpersist()

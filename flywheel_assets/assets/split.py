@@ -1,8 +1,9 @@
 """One factory for both split steps (``split_part`` and ``split_cluster``).
 
-Each step reads a raw snapshot once per source, prepares it with the shared transform
-(lower-cased columns, exact duplicates dropped, ``id_bucket``) and hands one
-:class:`SplitFrame` per selected table to the dataset IO manager. ``can_subset`` turns
+Each step prepares a raw snapshot once per source with the shared transform
+(lower-cased columns, registry columns checked) and hands one :class:`SplitFrame` per
+selected table (``table_frame``: its columns, exact duplicates dropped, ``id_bucket``)
+to the dataset IO manager, which runs and writes it. ``can_subset`` turns
 the reference's ``--TABLES_FILTER`` into asset selection.
 """
 
@@ -48,30 +49,20 @@ def split_source(
     tables: list[TableSpec],
     snapshot: str,
 ) -> Iterator[dg.Output]:
-    from pyspark import StorageLevel
-
     spark = platform.spark
     uri, raw_bytes = raw_snapshot_uri(platform, source, snapshot)
     raw = spark.read.parquet(uri)
     raw_columns = len(raw.columns)
     raw_rows = raw.count()
-    prepared = prepare_raw(raw, tables, platform.settings.bucket_count, origin=uri)
-    prepared = prepared.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        duplicates = raw_rows - prepared.count()
-        context.log.info(
-            f"{source} {snapshot}: {raw_rows} raw rows, {duplicates} exact duplicates dropped"
+    prepared = prepare_raw(raw, tables, origin=uri)
+    context.log.info(f"{source} {snapshot}: {raw_rows} raw rows, {len(tables)} tables")
+    for done, table in enumerate(tables, start=1):
+        files = target_file_count(estimate_table_bytes(raw_bytes, table, raw_columns))
+        frame = table_frame(prepared, table, kind, platform.settings.bucket_count, files)
+        yield dg.Output(
+            SplitFrame(table, kind, snapshot, frame, files, raw_rows), output_name=table.slug
         )
-        for done, table in enumerate(tables, start=1):
-            files = target_file_count(estimate_table_bytes(raw_bytes, table, raw_columns))
-            frame = table_frame(prepared, table, with_bucket=kind == "split_part")
-            yield dg.Output(
-                SplitFrame(table, kind, snapshot, frame, files, raw_rows, duplicates),
-                output_name=table.slug,
-            )
-            context.log.info(f"{kind}: {done}/{len(tables)} {source} tables written ({table.name})")
-    finally:
-        prepared.unpersist()
+        context.log.info(f"{kind}: {done}/{len(tables)} {source} tables written ({table.name})")
 
 
 def build_split_asset(

@@ -18,8 +18,7 @@ from glue_jobs.registry import TableSpec
 from glue_jobs.transforms import (
     Manifest,
     describe_written,
-    write_split_cluster,
-    write_split_part,
+    write_table,
 )
 
 
@@ -29,7 +28,7 @@ class DatasetNotWrittenError(RuntimeError):
 
 @dataclass
 class SplitFrame:
-    """One table's slice of a prepared raw snapshot, ready to write."""
+    """One table's ``table_frame`` of a raw snapshot, ready to run and write."""
 
     table: TableSpec
     kind: str
@@ -37,7 +36,6 @@ class SplitFrame:
     frame: object  # pyspark DataFrame
     target_files: int
     raw_rows: int
-    duplicates_dropped: int
 
 
 def dataset_metadata(manifest: Manifest, uri: str) -> dict[str, dg.MetadataValue]:
@@ -74,10 +72,7 @@ class LakeDatasetIOManager(dg.IOManager):
         if lake.exists(manifest_key):
             lake.delete_prefix(manifest_key)  # rewriting: the old manifest no longer vouches
         uri = lake.spark_uri(prefix)
-        if obj.kind == "split_part":
-            write_split_part(obj.frame, uri, obj.target_files)
-        else:
-            write_split_cluster(obj.frame, uri, obj.target_files)
+        kept = write_table(obj.frame, obj.kind, uri, obj.target_files)
         rows, per_bucket, columns = describe_written(
             self.platform.spark, uri, partitioned=obj.kind == "split_part"
         )
@@ -89,7 +84,7 @@ class LakeDatasetIOManager(dg.IOManager):
             location=lake.uri(prefix),
             row_count=rows,
             raw_rows=obj.raw_rows,
-            duplicates_dropped=obj.duplicates_dropped,
+            duplicates_dropped=obj.raw_rows - kept,
             target_files=obj.target_files,
             columns=columns,
             bucket_rows=per_bucket,

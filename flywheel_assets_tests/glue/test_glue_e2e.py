@@ -181,7 +181,9 @@ def test_dev_pipeline_splits_on_glue_through_pipes_and_publishes_to_the_glue_cat
         "glue_jobs loaded from" in m and f"{world.package.zip_path.name}/glue_jobs" in m
         for m in logs
     )
-    assert any("2/2 tables written: IBE_02_A (300 rows)" in m for m in logs)
+    dropped = duplicates["infobase_attributes"]
+    written = f"2/2 tables written: IBE_02_A (300 rows, {dropped} exact duplicates dropped)"
+    assert any(written in m for m in logs)
 
 
 def test_failed_glue_run_fails_the_asset_with_the_job_error_and_records_nothing(

@@ -31,13 +31,16 @@ def part_rows(platform, table: str) -> list[tuple]:
 
 
 def add_conflicting_row(platform, snapshot: str) -> str:
-    """A second raw row with an existing key and another attribute value: not an exact
-    duplicate, so the split keeps both and both infobase tables get a duplicate key."""
+    """A second raw row with an existing key and other values in a column of each
+    infobase table: not an exact duplicate in either table, so each keeps both rows and
+    gets a duplicate key (a table whose own columns agree would keep one row)."""
     prefix = layout.raw_snapshot_prefix(platform.settings, "infobase_attributes", snapshot)
     path = platform.lake.path(prefix + "part-00000.snappy.parquet")
     data = pq.read_table(path)
     row = data.slice(0, 1).to_pylist()[0]
-    row[raw_name("ibe01_attr_02")] = "conflicting value"
+    for column in ("ibe01_attr_02", "ibe02_attr_03"):
+        field = data.schema.field(raw_name(column))
+        row[field.name] = -1 if pa.types.is_integer(field.type) else "conflicting value"
     pq.write_table(pa.concat_tables([data, pa.Table.from_pylist([row], schema=data.schema)]), path)
     return row[RAW_KEY_COLUMN]
 
