@@ -157,6 +157,8 @@ def query_table(log: EventLog, raw_location: str, raw_rows: int) -> list[str]:
         scans = log.plan_scans(execution, raw_location) if read_raw else []
         if out:
             role = "write table"
+        elif read_raw and "MapInArrow" in query.plan:
+            role = "write table (Arrow)"  # files written by pyarrow: no Spark output metric
         elif read_raw and scans and all(columns_of(x) == [] for x in scans):
             role = "raw row count (footers)"
         elif read_raw:

@@ -150,6 +150,8 @@ def run_engines(kind: str, args, raw: Path, work: Path) -> tuple[ChildRun, Child
     spark_args += ["--home", str(work / "home"), "--spark-conf", args.spark_conf]
     if args.spark_transforms:
         spark_args += ["--transforms", str(args.spark_transforms)]
+    if args.jfr:
+        spark_args += ["--jfr", str(work / "profile" / f"{kind}.jfr")]
     duck_args = ["--step", kind, "--raw", str(raw), "--out", str(duck_out)]
     spark_runs, duck_runs = [], []
     for n in range(args.repeat):
@@ -197,6 +199,11 @@ def run_step(kind: str, args, raw: Path, work: Path, raw_rows: int) -> dict:
         say("  fastest runs:")
     say(engine_line("spark", spark, spark_out))
     say(engine_line("duckdb", duck, duck_out))
+    if args.jfr:
+        from benchmarks.jfr_top import report
+
+        for line in report(work / "profile" / f"{kind}.jfr", top=15):
+            say("  " + line)
     problems, rows, layouts = verify(kind, raw, spark_out, duck_out, spark.result["tables"])
     if problems:
         say("  VERIFY FAILED: " + "; ".join(problems))
@@ -343,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--spark-conf", default="{}", help="JSON overrides of the local config")
     parser.add_argument("--spark-transforms", type=Path, help="run another transforms.py")
+    parser.add_argument("--jfr", action="store_true", help="JFR hot methods of the Spark runs")
     parser.add_argument("--skip-duckdb", action="store_true", help="reuse the last DuckDB run")
     args = parser.parse_args(argv)
     work = args.work.resolve()

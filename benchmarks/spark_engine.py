@@ -24,12 +24,19 @@ SNAPSHOT = "2025-01-15"
 BUCKETS = 256
 
 
-def bench_session(home: Path, event_dir: Path, overrides: dict[str, str] | None = None):
+def bench_session(
+    home: Path, event_dir: Path, overrides: dict[str, str] | None = None, jfr: Path | None = None
+):
     """The project's local SparkSession config, plus an event log for the profile
-    (and ``overrides``, for experiments: ``--spark-conf '{"key": "value"}'``)."""
+    (and ``overrides``, for experiments: ``--spark-conf '{"key": "value"}'``; ``jfr``: a
+    Java Flight Recording of the JVM, for ``benchmarks.jfr_top``)."""
     from dagster_pyspark.resources import spark_session_from_config
 
-    from flywheel_assets.adapters.spark_session import acquire_metastore_lock, spark_config
+    from flywheel_assets.adapters.spark_session import (
+        acquire_metastore_lock,
+        spark_config,
+        use_this_python_for_workers,
+    )
     from flywheel_assets.config.settings import load_settings
 
     settings = load_settings("local", environ={**os.environ, "FLYWHEEL_HOME": str(home)})
@@ -46,6 +53,13 @@ def bench_session(home: Path, event_dir: Path, overrides: dict[str, str] | None 
         "spark.eventLog.rolling.enabled": "false",  # one JSON-lines file
         **(overrides or {}),
     }
+    if jfr is not None:
+        jfr.parent.mkdir(parents=True, exist_ok=True)
+        config["spark.driver.extraJavaOptions"] += (
+            f" -XX:StartFlightRecording=filename={jfr.resolve()},settings=profile"
+            " -XX:FlightRecorderOptions:stackdepth=256"
+        )
+    use_this_python_for_workers()
     session = spark_session_from_config(config)
     session.sparkContext.setLogLevel("ERROR")
     return session, config
@@ -216,11 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result", type=Path, required=True)
     parser.add_argument("--spark-conf", default="{}", help="JSON overrides of the config")
     parser.add_argument("--transforms", type=Path, help="another transforms.py to run")
+    parser.add_argument("--jfr", type=Path, help="record the JVM with Java Flight Recorder")
     args = parser.parse_args(argv)
 
     event_dir = args.home / "eventlog" / args.step
     started = time.perf_counter()
-    spark, config = bench_session(args.home, event_dir, json.loads(args.spark_conf))
+    spark, config = bench_session(args.home, event_dir, json.loads(args.spark_conf), args.jfr)
     startup = time.perf_counter() - started
     if args.step == "monitor":
         result = run_monitor(spark, args.out / args.table, args.table)

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks import duckdb_engine, generate
+from benchmarks.jfr_top import hot_methods
 from benchmarks.run import ROOT, verify
 from glue_jobs.bucketing import id_bucket
 
@@ -136,7 +137,7 @@ def test_make_bench_on_a_small_snapshot(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--rows", "20000", "--columns", "12"]
         + ["--tables", "3", "--files", "2", "--work", str(tmp_path / "bench")]
-        + ["--steps", "split_part,split_cluster,monitor,definitions"],
+        + ["--steps", "split_part,split_cluster,monitor,definitions", "--jfr"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -158,6 +159,10 @@ def test_make_bench_on_a_small_snapshot(tmp_path):
     assert output.count(reads) == 2, output
     assert re.search(r"ReadSchema: struct<customer_user_id:string>$", output, re.M), output
     assert re.search(r"^definitions: import \+ build [\d.]+ s for 27 tables", output, re.M)
+    # --jfr: each split step's JVM recorded, its hot methods printed
+    for step in ("split_part", "split_cluster"):
+        assert re.search(rf"^  [1-9]\d* samples in .*/profile/{step}\.jfr$", output, re.M), output
+    assert output.count("  inclusive:") == 2
 
     # the floors script on the same snapshot: every scan width and writer option
     floor = subprocess.run(
@@ -174,3 +179,10 @@ def test_make_bench_on_a_small_snapshot(tmp_path):
     writes = re.findall(r"^  (.+?) +[\d.]+ s  (\d+) files +[\d.]+ MiB$", floor.stdout, re.M)
     assert [label.split(",")[0] for label, _ in writes] == ["snappy", "snappy", "zstd", "zstd"]
     assert {files for _, files in writes} == {"256"}
+
+
+def test_hot_methods_counts_innermost_frames_and_whole_stacks():
+    stacks = [["equals", "getInt", "write"], ["equals", "write", "write"], ["hash", "agg"]]
+    own, anywhere = hot_methods(stacks, top=2)
+    assert own == [("equals", 2 / 3), ("hash", 1 / 3)]
+    assert dict(anywhere) == {"equals": 2 / 3, "write": 2 / 3}  # once per stack, not per frame

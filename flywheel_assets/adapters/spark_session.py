@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 import time
 from pathlib import Path
 from typing import IO
 
 from flywheel_assets.config.settings import Settings
+from glue_jobs.arrow_writer import ARROW_SESSION_CONF
 
 
 class MetastoreLockTimeout(RuntimeError):
@@ -105,7 +107,14 @@ def spark_config(settings: Settings) -> dict[str, str]:
         # job per read-back (Spark's default above 32 paths) costs more than it saves
         # on a local disk
         "spark.sql.sources.parallelPartitionDiscovery.threshold": "10000",
+        **ARROW_SESSION_CONF,
     }
+
+
+def use_this_python_for_workers() -> None:
+    """Spark's Python workers (the Arrow writer of ``split_part``) run this interpreter,
+    the one with the project installed, unless ``PYSPARK_PYTHON`` says otherwise."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 
 def local_spark_session(settings: Settings):
@@ -115,6 +124,7 @@ def local_spark_session(settings: Settings):
     acquire_metastore_lock(settings.home)
     settings.metastore_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # in-process: loopback only
+    use_this_python_for_workers()
     session = spark_session_from_config(spark_config(settings))
     session.sparkContext.setLogLevel("ERROR")
     return session
