@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow.parquet as pq
 import pytest
 
 from glue_jobs.bucketing import id_bucket
@@ -87,6 +88,11 @@ def test_split_cluster_frame_dedups_in_the_key_partitions(spark, raw, tmp_path):
     written = spark.read.parquet(uri)
     assert written.columns == ["customer_user_id", "a1", "a2"]
     assert written.count() == 6
+    # the key column is written without a dictionary, even where keys repeat (k3 twice)
+    for path in (tmp_path / "c").glob("*.parquet"):
+        key = pq.ParquetFile(path).metadata.row_group(0).column(0)
+        assert key.path_in_schema == "customer_user_id"
+        assert not any("DICTIONARY" in e for e in key.encodings), key.encodings
 
 
 def test_missing_table_column_is_a_clear_error(spark):

@@ -20,6 +20,8 @@ GB = 1024**3
 MAX_FILES = 256
 MANIFEST_NAME = "_flywheel_manifest.json"
 TABLE_CONCURRENCY = 2  # tables split_snapshot splits at a time
+# parquet-mr option: the unique key column gets no dictionary (it never pays)
+PLAIN_KEY_OPTION = f"parquet.enable.dictionary#{KEY_COLUMN}"
 
 
 class RawInputError(ValueError):
@@ -157,20 +159,22 @@ def write_split_part_spark(frame, uri: str) -> None:
         frame.sortWithinPartitions(PARTITION_COLUMN)
         .write.mode("overwrite")
         .option("compression", "snappy")
-        .option(f"parquet.enable.dictionary#{KEY_COLUMN}", "false")
+        .option(PLAIN_KEY_OPTION, "false")
         .partitionBy(PARTITION_COLUMN)
         .parquet(uri)
     )
 
 
 def write_split_cluster(frame, uri: str, target_files: int) -> None:
-    """``target_files`` parquet files clustered and sorted by the key."""
+    """``target_files`` parquet files clustered and sorted by the key (Spark's writer;
+    the Arrow writer serves ``split_part`` only)."""
     if _hash_partitions(frame, KEY_COLUMN) != target_files:
         frame = frame.repartition(target_files, KEY_COLUMN)
     (
         frame.sortWithinPartitions(KEY_COLUMN)
         .write.mode("overwrite")
         .option("compression", "snappy")
+        .option(PLAIN_KEY_OPTION, "false")
         .parquet(uri)
     )
 
