@@ -100,8 +100,9 @@ def write_partitioned(
     """Write a frame whose buckets each sit in one partition under the local directory
     ``root``: clear it, then each task writes its buckets' files. Returns rows per
     bucket."""
-    shutil.rmtree(root, ignore_errors=True)  # mode("overwrite")
-    os.makedirs(root, exist_ok=True)
+    if os.path.lexists(root):  # mode("overwrite"); a directory that cannot be cleared
+        shutil.rmtree(root)  # fails the write rather than leaving stale files behind
+    os.makedirs(root)
     write_id = uuid.uuid4().hex
 
     def write(batches: Iterable) -> Iterator:
