@@ -59,13 +59,26 @@ def print_summary(summary, out=sys.stdout) -> None:
 
 def _run(args: argparse.Namespace, checks_only: bool) -> int:
     from flywheel_assets.definitions import defs
-    from flywheel_assets.runner import local_instance, run_snapshot
+    from flywheel_assets.publishing import parse_table_list
+    from flywheel_assets.runner import Policy, local_instance, run_snapshot
 
     platform = _platform()
+    accepted = getattr(args, "accept_drift", None)
+    policy = Policy(
+        accept_drift=tuple(parse_table_list(accepted, platform.registry, "--accept-drift"))
+        if accepted is not None
+        else (),
+        rollback=getattr(args, "rollback", False),
+    )
     _java_or_exit()
     instance = local_instance(platform.settings.dagster_home)
     summary = run_snapshot(
-        defs, instance, args.snapshot, getattr(args, "select", None), checks_only=checks_only
+        defs,
+        instance,
+        args.snapshot,
+        getattr(args, "select", None),
+        checks_only=checks_only,
+        policy=policy,
     )
     if args.json:
         print(json.dumps(summary.to_json(), indent=2, default=str))
@@ -133,19 +146,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def positive_int(text: str) -> int:
+    """``--rows``: a snapshot needs at least one row (an empty one would publish as empty)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flywheel", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sample-data", help="write a deterministic synthetic raw snapshot")
     p.add_argument("--snapshot", required=True)
-    p.add_argument("--rows", type=int, default=5000)
+    p.add_argument("--rows", type=positive_int, default=5000)
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(func=cmd_sample_data)
 
     p = sub.add_parser("run", help="materialize a selection (default: everything) for a snapshot")
     p.add_argument("--snapshot", required=True)
     p.add_argument("--select", help="Dagster asset selection, e.g. 'key:part_ibe_0*'")
+    p.add_argument(
+        "--accept-drift",
+        metavar="TABLE[,TABLE]",
+        help="publish these tables although their drift audit blocks (recorded)",
+    )
+    p.add_argument(
+        "--rollback",
+        action="store_true",
+        help="allow repointing tables to a snapshot older than the one they serve",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_run)
 
@@ -162,11 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dev-setup", help="sample data + local instance + partition for the UI")
     p.add_argument("--snapshot", required=True)
-    p.add_argument("--rows", type=int, default=5000)
+    p.add_argument("--rows", type=positive_int, default=5000)
     p.set_defaults(func=cmd_dev_setup)
 
     p = sub.add_parser("demo", help="sample data for a fixed snapshot, then run it")
-    p.add_argument("--rows", type=int, default=5000)
+    p.add_argument("--rows", type=positive_int, default=5000)
     p.set_defaults(func=cmd_demo)
 
     from flywheel_assets.deploy.cli import add_glue_parser

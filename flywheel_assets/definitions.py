@@ -16,6 +16,7 @@ from flywheel_assets.io_managers.catalog_table import CatalogTableIOManager
 from flywheel_assets.io_managers.lake_dataset import LakeDatasetIOManager
 from flywheel_assets.platform import Platform
 from flywheel_assets.presentation import present
+from flywheel_assets.publishing import PublishPolicy
 from glue_jobs.registry import Registry
 
 
@@ -31,6 +32,7 @@ def build_definitions(
         "platform": platform,
         "dataset_io_manager": LakeDatasetIOManager(platform),
         "catalog_io_manager": CatalogTableIOManager(platform),
+        "publish_policy": PublishPolicy(),
     }
     merged = dg.Definitions.merge(
         dg.Definitions(assets=raw_specs()),

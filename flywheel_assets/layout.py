@@ -1,14 +1,18 @@
 """Where every dataset lives in the lake (bucket-relative keys).
 
-``<split_prefix>/<source>/<TABLE>/snapshot_dt=YYYY-MM-DD/[id_bucket=N/]`` — one
-immutable directory per snapshot, so publishing a month is repointing a table.
+``<split_prefix>/<source>/<TABLE>/snapshot_dt=YYYY-MM-DD/build=<id>/[id_bucket=N/]`` —
+one immutable directory per build of a snapshot, so publishing a month (or a rebuild of
+the month in service) is repointing a table, never writing where readers read.
 """
 
 from __future__ import annotations
 
 from flywheel_assets.config.settings import Settings
 from flywheel_assets.snapshots import snapshot_folder
+from glue_jobs.build_ids import BUILD_LEVEL, build_folder
 from glue_jobs.registry import TableSpec
+
+__all__ = ["BUILD_LEVEL", "build_folder"]
 from glue_jobs.transforms import MANIFEST_NAME
 
 SNAPSHOT_MARKER_FILE = "metadata/snapshot_dt.txt"
@@ -33,8 +37,19 @@ def dataset_snapshot_prefix(settings: Settings, kind: str, table: TableSpec, sna
     return dataset_root(settings, kind, table) + snapshot_folder(snapshot)
 
 
-def manifest_key(settings: Settings, kind: str, table: TableSpec, snapshot: str) -> str:
-    return dataset_snapshot_prefix(settings, kind, table, snapshot) + MANIFEST_NAME
+def dataset_build_prefix(
+    settings: Settings, kind: str, table: TableSpec, snapshot: str, build: str | None
+) -> str:
+    """A build's directory; ``build=None`` is the pre-build layout (data directly under
+    ``snapshot_dt=D/``), still read when a table serves a snapshot written that way."""
+    prefix = dataset_snapshot_prefix(settings, kind, table, snapshot)
+    return prefix + build_folder(build) if build else prefix
+
+
+def manifest_key(
+    settings: Settings, kind: str, table: TableSpec, snapshot: str, build: str | None
+) -> str:
+    return dataset_build_prefix(settings, kind, table, snapshot, build) + MANIFEST_NAME
 
 
 def snapshot_marker_key(settings: Settings, kind: str, source: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
+from flywheel_assets.publishing import POLICY_TAG_ACCEPT, POLICY_TAG_ROLLBACK
 from flywheel_assets.snapshots import validate_snapshot
 
 INSTANCE_YAML = """\
@@ -82,15 +83,71 @@ class RunSummary:
 
 
 def _selected_keys(defs: dg.Definitions, selection: str | None, checks_only: bool):
+    """The selected materializable keys; a selection that parses badly or selects nothing
+    to run is a ValueError (one line for the CLI), never a silent all clear."""
     graph = defs.resolve_asset_graph()
-    asset_selection = (
-        dg.AssetSelection.from_string(selection) if selection else dg.AssetSelection.all()
-    )
-    keys = asset_selection.resolve(graph)
+    try:
+        asset_selection = (
+            dg.AssetSelection.from_string(selection) if selection else dg.AssetSelection.all()
+        )
+    except dg.DagsterError:
+        raise ValueError(
+            f"selection {selection!r} does not parse (syntax: key:, group:, kind:, tag:, "
+            "owner:, and, or, not, +)"
+        ) from None
+    try:
+        keys = asset_selection.resolve(graph)
+    except dg.DagsterError as exc:
+        raise ValueError(f"selection {selection!r}: {exc}") from None
     materializable = {k for k in keys if graph.get(k).is_materializable}
-    if not materializable and not checks_only:
+    if not materializable:
         raise ValueError(f"selection {selection!r} matches no materializable asset")
+    if checks_only and not any(ck.asset_key in materializable for ck in graph.asset_check_keys):
+        raise ValueError(f"selection {selection!r} matches no asset with checks")
     return graph, materializable
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The run's publish policy (``flywheel_assets.publishing.PublishPolicy``)."""
+
+    accept_drift: tuple[str, ...] = ()
+    rollback: bool = False
+
+    def run_config(self) -> dict[str, Any]:
+        config = {"accept_drift": list(self.accept_drift), "rollback": self.rollback}
+        return {**RUN_CONFIG, "resources": {"publish_policy": {"config": config}}}
+
+    def tags(self) -> dict[str, str]:
+        tags = {POLICY_TAG_ACCEPT: ",".join(self.accept_drift)} if self.accept_drift else {}
+        return {**tags, POLICY_TAG_ROLLBACK: "true"} if self.rollback else tags
+
+
+def audited_first(graph, keys: set[dg.AssetKey]) -> tuple[set[dg.AssetKey], set[dg.AssetKey]]:
+    """Split a selection into the datasets that carry blocking audits (written and
+    audited first) and everything else (published in a second run, only downstream of
+    audits that passed). A blocked table is then never planned, so its page keeps
+    showing the month it serves, not a failed materialization."""
+    audited = {
+        ck.asset_key
+        for ck in graph.asset_check_keys
+        if ck.asset_key in keys and graph.get_check_spec(ck).blocking
+    }
+    return audited, keys - audited
+
+
+def _blocked(graph, result, audited: set[dg.AssetKey]) -> set[dg.AssetKey]:
+    """Datasets whose write or blocking audit failed, and everything downstream."""
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    failed = {k for k in audited if k not in materialized}
+    failed |= {
+        e.asset_key
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    }
+    if not failed:
+        return set()
+    return dg.AssetSelection.assets(*failed).downstream().resolve(graph)
 
 
 def run_snapshot(
@@ -99,10 +156,13 @@ def run_snapshot(
     snapshot: str,
     selection: str | None = None,
     checks_only: bool = False,
+    policy: Policy = Policy(),
 ) -> RunSummary:
     """Materialize ``selection`` (default everything) with its checks for ``snapshot``.
 
-    ``checks_only`` runs the selected assets' checks without rebuilding anything.
+    Write and audit first, then publish what passed (``audited_first``); assets held
+    back by a failed audit are reported as ``blocked``. ``checks_only`` runs the
+    selected assets' checks without rebuilding anything.
     """
     validate_snapshot(snapshot)
     graph, keys = _selected_keys(defs, selection, checks_only)
@@ -111,54 +171,90 @@ def run_snapshot(
     if partitioned and not instance.has_dynamic_partition(SNAPSHOT_PARTITIONS.name, snapshot):
         instance.add_dynamic_partitions(SNAPSHOT_PARTITIONS.name, [snapshot])
     summary = RunSummary(snapshot=snapshot)
-    for group, partition_key in ((partitioned, snapshot), (unpartitioned, None)):
-        if not group:
-            continue
-        if checks_only:
+    if checks_only:
+        for group, partition_key in ((partitioned, snapshot), (unpartitioned, None)):
             check_keys = {ck for ck in graph.asset_check_keys if ck.asset_key in group}
-            if not check_keys:
-                continue
-            job = dg.define_asset_job(
-                "flywheel_checks", selection=dg.AssetSelection.checks(*check_keys)
-            )
-        else:
-            job = dg.define_asset_job("flywheel_run", selection=dg.AssetSelection.assets(*group))
-        resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
-        # A checks-only job has no partitions definition in Dagster 1.13; the partition
-        # reaches partitioned checks through the run tag instead.
-        partition_args = (
-            {"tags": {"dagster/partition": partition_key}}
-            if checks_only and partition_key
-            else {"partition_key": partition_key}
+            if check_keys:
+                selected = dg.AssetSelection.checks(*check_keys)
+                # A checks-only job has no partitions definition in Dagster 1.13; the
+                # partition reaches partitioned checks through the run tag instead.
+                tags = {"dagster/partition": partition_key} if partition_key else {}
+                _execute(defs, instance, "flywheel_checks", selected, policy, summary, tags=tags)
+        return summary
+    audited, publish = audited_first(graph, partitioned)
+    blocked: set[dg.AssetKey] = set()
+    if audited:
+        result = _execute(
+            defs,
+            instance,
+            "flywheel_write_audit",
+            dg.AssetSelection.assets(*audited),
+            policy,
+            summary,
+            partition_key=snapshot,
+            group=audited,
         )
-        result = resolved.execute_in_process(
-            run_config=RUN_CONFIG, instance=instance, raise_on_error=False, **partition_args
-        )
-        summary.run_ids.append(result.run_id)
-        summary.success = summary.success and result.success
-        materialized = {
-            e.asset_key: e.materialization for e in result.get_asset_materialization_events()
-        }
-        if not checks_only:
-            for key in sorted(group, key=lambda k: k.to_user_string()):
-                mat = materialized.get(key)
-                summary.assets.append(
-                    {
-                        "key": "/".join(key.path),
-                        "status": "materialized" if mat else "failed",
-                        "metadata": {
-                            k: jsonable(v) for k, v in (mat.metadata if mat else {}).items()
-                        },
-                    }
-                )
-        for evaluation in result.get_asset_check_evaluations():
-            summary.checks.append(
-                {
-                    "asset": "/".join(evaluation.asset_key.path),
-                    "name": evaluation.check_name,
-                    "passed": evaluation.passed,
-                    "severity": evaluation.severity.value,
-                    "metadata": {k: jsonable(v) for k, v in evaluation.metadata.items()},
-                }
+        blocked = _blocked(graph, result, audited)
+    for key in sorted(publish & blocked, key=lambda k: k.to_user_string()):
+        summary.assets.append({"key": "/".join(key.path), "status": "blocked", "metadata": {}})
+    for group, partition_key in ((publish - blocked, snapshot), (unpartitioned, None)):
+        if group:
+            _execute(
+                defs,
+                instance,
+                "flywheel_run",
+                dg.AssetSelection.assets(*group),
+                policy,
+                summary,
+                partition_key=partition_key,
+                group=group,
             )
     return summary
+
+
+def _execute(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    name: str,
+    selection: dg.AssetSelection,
+    policy: Policy,
+    summary: RunSummary,
+    partition_key: str | None = None,
+    group: set[dg.AssetKey] | None = None,
+    tags: dict[str, str] | None = None,
+):
+    """One in-process run; its assets (``group``) and check results join ``summary``."""
+    job = dg.define_asset_job(name, selection=selection)
+    resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
+    result = resolved.execute_in_process(
+        run_config=policy.run_config(),
+        instance=instance,
+        raise_on_error=False,
+        partition_key=partition_key,
+        tags={**policy.tags(), **(tags or {})},
+    )
+    summary.run_ids.append(result.run_id)
+    summary.success = summary.success and result.success
+    materialized = {
+        e.asset_key: e.materialization for e in result.get_asset_materialization_events()
+    }
+    for key in sorted(group or (), key=lambda k: k.to_user_string()):
+        mat = materialized.get(key)
+        summary.assets.append(
+            {
+                "key": "/".join(key.path),
+                "status": "materialized" if mat else "failed",
+                "metadata": {k: jsonable(v) for k, v in (mat.metadata if mat else {}).items()},
+            }
+        )
+    for evaluation in result.get_asset_check_evaluations():
+        summary.checks.append(
+            {
+                "asset": "/".join(evaluation.asset_key.path),
+                "name": evaluation.check_name,
+                "passed": evaluation.passed,
+                "severity": evaluation.severity.value,
+                "metadata": {k: jsonable(v) for k, v in evaluation.metadata.items()},
+            }
+        )
+    return result

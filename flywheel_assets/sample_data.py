@@ -2,7 +2,9 @@
 
 Column names are written in mixed case (``Customer_User_id``) so the split's
 normalisation is exercised; about 0.5% of rows are exact duplicates so the dropped
-count shows up; every id_bucket receives at least one key.
+count shows up; every id_bucket receives at least one key. Like real monthly
+deliveries, every snapshot draws from one population of keys (the seed's) with a small
+churn per month, so consecutive months pass the drift audit (key retention).
 """
 
 from __future__ import annotations
@@ -24,8 +26,16 @@ def raw_name(column: str) -> str:
     return "_".join(part.capitalize() for part in column.split("_"))
 
 
-def sample_keys(rows: int, bucket_count: int, rng: random.Random) -> list[str]:
-    """``rows`` distinct keys covering every bucket (when rows >= bucket_count)."""
+CHURN = 0.02  # share of the keys beyond bucket coverage replaced from one month to the next
+
+
+def sample_keys(
+    rows: int, bucket_count: int, rng: random.Random, month: random.Random | None = None
+) -> list[str]:
+    """``rows`` distinct keys covering every bucket (when rows >= bucket_count).
+
+    ``rng`` is the population (the same every month); ``month``, when given, replaces
+    about ``CHURN`` of the keys beyond the bucket-covering ones with new ones."""
     keys: dict[str, None] = {}
     covered: set[int] = set()
     while len(covered) < min(rows, bucket_count):
@@ -35,7 +45,10 @@ def sample_keys(rows: int, bucket_count: int, rng: random.Random) -> list[str]:
             covered.add(bucket)
             keys[key] = None
     while len(keys) < rows:
-        keys[f"CU{rng.getrandbits(48):012X}"] = None
+        key = f"CU{rng.getrandbits(48):012X}"
+        if month is not None and month.random() < CHURN:
+            key = f"CN{month.getrandbits(48):012X}"
+        keys[key] = None
     return list(keys)
 
 
@@ -94,8 +107,9 @@ def write_sample_snapshot(
     written = []
     for source in sources:
         rng = random.Random(f"{seed}:{snapshot}:{source}")
+        population = random.Random(f"{seed}:{source}")
         columns = [c for t in registry.for_source(source) for c in t.columns]
-        keys = sample_keys(rows, settings.bucket_count, rng)
+        keys = sample_keys(rows, settings.bucket_count, population, month=rng)
         table, duplicates = build_table(columns, keys, rng, dup_every=200)
         prefix = layout.raw_snapshot_prefix(settings, source, snapshot)
         lake.delete_prefix(prefix)

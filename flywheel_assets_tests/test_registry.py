@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from flywheel_assets.config.registry import load_registry
+from flywheel_assets.config.registry import load_registry, load_registry_files
 from glue_jobs.registry import RegistryError, build_registry, normalize_column
 
 
@@ -43,7 +45,8 @@ def test_columns_are_normalised_and_key_is_implicit():
         ("table_name,column_name\nBAD-TABLE!,x\n", r"split.csv:2: table name 'BAD-TABLE!'"),
         ("table_name,column_name\nA,Customer_User_Id\n", r"split.csv:2: .* is reserved"),
         ("table_name,column_name\nA,id_bucket\n", r"split.csv:2: .* is reserved"),
-        ("table_name,column_name\n", "holds no tables"),
+        ("table_name,column_name\n", r"^split.csv: holds no tables \(a header and no table row\)"),
+        ("table_name,column_name\n\n,\n", r"^split.csv: holds no tables"),
     ],
 )
 def test_bad_rows_are_named_in_the_error(csv_text, message):
@@ -70,9 +73,33 @@ def test_tables_filter_follows_the_reference():
 
 
 def test_definitions_refuse_to_load_a_bad_registry(tmp_path):
-    from flywheel_assets.config.registry import load_registry_files
-
     bad = tmp_path / "split.csv"
     bad.write_text("table_name,column_name\nA,x\nA,X\n")
     with pytest.raises(RegistryError, match=r"split.csv:3: column 'x' of A is already in A"):
         load_registry_files({"infobase_attributes": bad})
+
+
+def split_files(tmp_path, infobase: str, addressable: str | None):
+    """The two split CSVs in ``tmp_path``; ``addressable=None`` leaves that file out."""
+    files = {
+        "infobase_attributes": tmp_path / "infobase_table_split.csv",
+        "addressable_ids": tmp_path / "addressable_ids_table_split.csv",
+    }
+    files["infobase_attributes"].write_text(infobase)
+    if addressable is not None:
+        files["addressable_ids"].write_text(addressable)
+    return files
+
+
+def test_a_split_csv_with_only_a_header_is_an_error_naming_it(tmp_path):
+    # the other source's tables would load, and this source would silently split nothing
+    files = split_files(tmp_path, "table_name,column_name\nA,x\n", "table_name,column_name\n")
+    with pytest.raises(RegistryError, match=r"^addressable_ids_table_split.csv: holds no tables"):
+        load_registry_files(files)
+
+
+def test_a_missing_split_csv_is_an_error_naming_it(tmp_path):
+    files = split_files(tmp_path, "table_name,column_name\nA,x\n", None)
+    missing = str(files["addressable_ids"])
+    with pytest.raises(RegistryError, match=f"^{re.escape(missing)}: registry file not found"):
+        load_registry_files(files)

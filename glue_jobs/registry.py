@@ -115,7 +115,10 @@ def build_registry(
     for source, origin, text in csv_texts:
         if source not in SOURCES:
             raise RegistryError(f"{origin}: unknown source {source!r}")
-        for line, table_name, raw_column in parse_split_csv(text, source, origin):
+        rows = parse_split_csv(text, source, origin)
+        if not rows:  # a source with no tables would silently never be split
+            raise RegistryError(f"{origin}: holds no tables (a header and no table row)")
+        for line, table_name, raw_column in rows:
             where = f"{origin}:{line}"
             slug = normalize_column(table_name)
             if not IDENTIFIER.match(slug):

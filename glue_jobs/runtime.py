@@ -31,9 +31,12 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from glue_jobs.build_ids import build_folder, is_build_id, new_build_id
+from glue_jobs.raw_files import RawFile, data_files, read_s3_range, validate_raw_files
 from glue_jobs.registry import SOURCES, TableSpec, build_registry
 from glue_jobs.transforms import MANIFEST_NAME, Manifest, s3a, split_snapshot
 
@@ -55,6 +58,7 @@ OPTIONS: dict[str, str | None] = {
     "SNAPSHOT_DT": NONE,
     "CSV_FILE": NONE,
     "TABLES_FILTER": NONE,
+    "BUILD_ID": NONE,
     "BUCKET_COUNT": "256",
     "SNAPSHOT_MARKER": "_SUCCESS",
     "ENV": "",
@@ -170,6 +174,10 @@ class S3Objects:
         bucket, key = split_s3_uri(uri)
         self.client.delete_object(Bucket=bucket, Key=key)
 
+    def read_range(self, uri: str, start: int, length: int) -> bytes:
+        bucket, key = split_s3_uri(uri)
+        return read_s3_range(self.client, bucket, key, start, length)
+
 
 # ---- the plan ------------------------------------------------------------------------------
 
@@ -187,14 +195,19 @@ class SplitPlan:
     asset_keys: dict[str, str]  # table name -> Dagster asset key ("split_part/ibe_01_a")
     bucket_count: int
     snapshot_marker: str
+    build: str  # every table is written to snapshot_dt=D/build=<build>/
+    audited: bool  # launched by Dagster: it audits, publishes and writes the marker
 
     @property
     def raw_uri(self) -> str:
         return f"{self.source_path}snapshot_dt={self.snapshot_dt}/"
 
     def table_uri(self, table: TableSpec) -> str:
-        """The table's snapshot directory, the same key the code location's layout uses."""
-        return f"{self.target_path}{table.name}/snapshot_dt={self.snapshot_dt}/"
+        """The table's build directory, the same key the code location's layout uses: a
+        fresh one per run, never the directory a table serves."""
+        return f"{self.target_path}{table.name}/snapshot_dt={self.snapshot_dt}/" + build_folder(
+            self.build
+        )
 
     @property
     def marker_uri(self) -> str:
@@ -242,6 +255,7 @@ def _from_pipes(kind: str, options: dict[str, str], pipes: Any) -> dict[str, Any
         "asset_keys": {s["name"]: s["asset_key"] for s in specs},
         "bucket_count": int(extras.get("bucket_count", options["BUCKET_COUNT"])),
         "marker": str(extras.get("snapshot_marker", options["SNAPSHOT_MARKER"])),
+        "build": str(extras.get("build") or options["BUILD_ID"]),
     }
 
 
@@ -263,6 +277,7 @@ def _from_arguments(
         "asset_keys": {t.name: f"{kind}/{t.slug}" for t in tables},
         "bucket_count": int(options["BUCKET_COUNT"]),
         "marker": options["SNAPSHOT_MARKER"],
+        "build": options["BUILD_ID"],
     }
 
 
@@ -292,6 +307,11 @@ def build_plan(
     tables = chosen["tables"]
     if not tables:
         raise JobInputError("no tables selected")
+    build = chosen["build"]
+    if build == NONE:  # a console run: a fresh build named after the Glue run
+        build = new_build_id(options["JOB_RUN_ID"] or "console")
+    if not is_build_id(build):
+        raise JobInputError(f"--BUILD_ID {build!r} is not a build id (YYYYMMDDTHHMMSSZ-<run>)")
     strays = [t.name for t in tables if t.source != source]
     if strays:
         raise JobInputError(f"tables {', '.join(strays)} are not split from {source}")
@@ -305,6 +325,8 @@ def build_plan(
         asset_keys=chosen["asset_keys"],
         bucket_count=chosen["bucket_count"],
         snapshot_marker=chosen["marker"],
+        build=build,
+        audited=pipes is not None,
     )
 
 
@@ -312,17 +334,22 @@ def build_plan(
 
 
 def check_raw_snapshot(plan: SplitPlan, objects: S3Objects) -> int:
-    """Total parquet bytes of a complete raw snapshot (marker present), checked before
-    Spark starts so an incomplete delivery fails in seconds, not minutes."""
+    """Total bytes of a complete raw snapshot (marker present) whose every file's footer
+    holds the key and the plan's columns (``glue_jobs.raw_files``: two ranged GETs a
+    file), checked before Spark starts so a bad delivery fails in seconds, naming the
+    file and column, not minutes later in a JVM trace."""
     marker = plan.raw_uri + plan.snapshot_marker
     if not objects.exists(marker):
         raise RawSnapshotNotReady(
             f"raw {plan.source} snapshot {plan.snapshot_dt} is not complete: {marker} is missing"
         )
-    data = [size for key, size in objects.list_objects(plan.raw_uri) if key.endswith(".parquet")]
+    bucket, prefix = split_s3_uri(plan.raw_uri)
+    data = data_files(prefix, objects.list_objects(plan.raw_uri))
     if not data:
         raise RawSnapshotNotReady(f"raw snapshot {plan.raw_uri} holds no parquet files")
-    return sum(data)
+    uris = [(f"s3://{bucket}/{key}", size) for key, size in data]
+    files = [RawFile(uri, size, partial(objects.read_range, uri)) for uri, size in uris]
+    return validate_raw_files(plan.raw_uri, files, plan.tables).bytes
 
 
 def written_parquet(spark: Any, uri: str) -> tuple[int, int]:
@@ -343,11 +370,13 @@ def written_parquet(spark: Any, uri: str) -> tuple[int, int]:
 def run_split(
     spark: Any, plan: SplitPlan, objects: S3Objects, raw_bytes: int, log: logging.Logger
 ) -> Iterator[Manifest]:
-    """Split the raw snapshot with the shared transform; write each table's manifest once
-    its data is complete, and the source's ``metadata/snapshot_dt.txt`` at the end."""
+    """Split the raw snapshot with the shared transform into fresh build directories and
+    write each table's manifest once its data is complete.
+
+    Launched by Dagster, the job stops there: the code location audits each build and
+    writes the source's ``metadata/snapshot_dt.txt`` only when it publishes. Launched by
+    hand (no audit follows), it writes the marker at the end as the reference did."""
     by_name = {t.name: t for t in plan.tables}
-    for table in plan.tables:  # a rewrite starts by withdrawing the old vouchers
-        objects.delete(plan.table_uri(table) + MANIFEST_NAME)
     for manifest in split_snapshot(
         spark,
         raw_uri=s3a(plan.raw_uri),
@@ -364,7 +393,8 @@ def run_split(
         manifest = dataclasses.replace(manifest, location=location, files=files, bytes=size)
         objects.write_text(location + MANIFEST_NAME, manifest.to_json())
         yield manifest
-    objects.write_text(plan.marker_uri, plan.snapshot_dt)
+    if not plan.audited:
+        objects.write_text(plan.marker_uri, plan.snapshot_dt)
 
 
 def materialization_metadata(manifest: Manifest) -> dict[str, dict[str, Any]]:

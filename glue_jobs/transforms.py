@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from glue_jobs.arrow_writer import local_root, write_partitioned
 from glue_jobs.bucketing import spark_bucket_expr
@@ -22,6 +23,10 @@ MANIFEST_NAME = "_flywheel_manifest.json"
 TABLE_CONCURRENCY = 2  # tables split_snapshot splits at a time
 # parquet-mr option: the unique key column gets no dictionary (it never pays)
 PLAIN_KEY_OPTION = f"parquet.enable.dictionary#{KEY_COLUMN}"
+SKETCH_K = 4096  # key hashes kept per snapshot: retention within ~0.6 points (drift.py)
+
+
+LOGGER = logging.getLogger("flywheel.split")
 
 
 class RawInputError(ValueError):
@@ -179,20 +184,71 @@ def write_split_cluster(frame, uri: str, target_files: int) -> None:
     )
 
 
-def write_table(frame, kind: str, uri: str, target_files: int) -> int:
-    """Write a ``table_frame`` with its kind's layout; returns the rows the query
-    produced (counted while writing, so ``describe_written`` can check the files
-    against it)."""
+@dataclass(frozen=True)
+class WriteStats:
+    """What the write itself counted: rows, and null rows per column (the key's null
+    count includes empty and all-space keys, which join nothing either)."""
+
+    rows: int
+    column_nulls: dict[str, int]
+
+
+def missing_key(column):
+    """NULL, empty or all-space: a key that can never match."""
+    from pyspark.sql import functions as F
+
+    return column.isNull() | (F.trim(column) == "")
+
+
+def write_table(frame, kind: str, uri: str, target_files: int) -> WriteStats:
+    """Write a ``table_frame`` with its kind's layout; returns what the query produced,
+    counted while writing (one ``observe``, no second pass over the data), so
+    ``describe_written`` can check the files against it and the drift audit gets each
+    column's null count for free."""
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
+    columns = [c for c in frame.columns if c != PARTITION_COLUMN]
+    nulls = [
+        F.sum(
+            F.when(missing_key(F.col(c)) if c == KEY_COLUMN else F.col(c).isNull(), 1).otherwise(0)
+        ).alias(f"n{i}")
+        for i, c in enumerate(columns)
+    ]
     observation = Observation()
-    observed = frame.observe(observation, F.count(F.lit(1)).alias("rows"))
+    observed = frame.observe(observation, F.count(F.lit(1)).alias("rows"), *nulls)
     if kind == "split_part":
         write_split_part(observed, uri, target_files)
     else:
         write_split_cluster(observed, uri, target_files)
-    return int(observation.get["rows"])
+    metrics = observation.get
+    return WriteStats(
+        rows=int(metrics["rows"]),
+        column_nulls={c: int(metrics[f"n{i}"] or 0) for i, c in enumerate(columns)},
+    )
+
+
+def key_sketch(spark, uri: str, k: int = SKETCH_K) -> tuple[list[int], int]:
+    """Bottom-``k`` of the written keys' 64-bit hashes (Spark's ``xxhash64``, the same on
+    Spark 3.5 and 4): the next snapshot's audit estimates key retention from two such
+    sketches (``checks/drift.py``). Reads the key column only; a top-k, no sort of all
+    keys. Returns the distinct hashes and the sketch's k: ``len(hashes)`` when the
+    limit was reached (the hashes below the largest are complete), else ``k`` (fewer
+    than k keys: the set is complete)."""
+    from pyspark.sql import functions as F
+
+    key = F.col(KEY_COLUMN)
+    rows = (
+        spark.read.parquet(uri)
+        .where(~missing_key(key))
+        .select(F.xxhash64(key).alias("h"))
+        .orderBy("h")
+        .limit(k)
+        .collect()
+    )
+    hashes = [int(r["h"]) for r in rows]
+    distinct = sorted(set(hashes))
+    return distinct, (len(distinct) if len(hashes) == k else k)
 
 
 @dataclass
@@ -212,13 +268,21 @@ class Manifest:
     files: int = 0
     bytes: int = 0
     written_at: str = ""
+    # figures for the drift audit (issue 22); -1 / empty: not measured (older manifests)
+    key_nulls: int = -1  # null, empty or all-space keys
+    distinct_keys: int = -1
+    column_nulls: dict[str, int] = field(default_factory=dict)  # column -> null rows
+    key_sketch: list[int] = field(default_factory=list)  # bottom-k 64-bit key hashes
+    sketch_k: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
-        return cls(**json.loads(text))
+        doc = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
 
 
 def describe_written(spark, uri: str, partitioned: bool) -> tuple[int, dict[str, int], list]:
@@ -235,6 +299,41 @@ def describe_written(spark, uri: str, partitioned: bool) -> tuple[int, dict[str,
     }
     columns = [c for c in columns if c[0] != PARTITION_COLUMN]
     return sum(per_bucket.values()), per_bucket, columns
+
+
+def write_snapshot_table(
+    spark,
+    frame,
+    table: TableSpec,
+    kind: str,
+    snapshot_dt: str,
+    uri: str,
+    target_files: int,
+    raw_rows: int,
+) -> Manifest:
+    """Write one table's build and describe it: the one place a Manifest is made, for
+    the local IO manager and the Glue job alike (files and bytes are added by the
+    caller, which lists through its own file system)."""
+    stats = write_table(frame, kind, uri, target_files)
+    rows, per_bucket, columns = describe_written(spark, uri, kind == "split_part")
+    sketch, k = key_sketch(spark, uri)
+    return Manifest(
+        table=table.name,
+        kind=kind,
+        snapshot_dt=snapshot_dt,
+        location=uri,
+        row_count=rows,
+        raw_rows=raw_rows,
+        duplicates_dropped=raw_rows - stats.rows,
+        target_files=target_files,
+        columns=columns,
+        bucket_rows=per_bucket,
+        written_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        key_nulls=stats.column_nulls.get(KEY_COLUMN, -1),
+        column_nulls=stats.column_nulls,
+        key_sketch=sketch,
+        sketch_k=k,
+    )
 
 
 def split_snapshot(
@@ -259,16 +358,18 @@ def split_snapshot(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    raw = spark.read.parquet(raw_uri)
-    raw_column_count = len(raw.columns)
-    raw_rows = raw.count()  # parquet footers only
+    from glue_jobs.raw_files import reading_raw  # it imports this module's RawInputError
+
+    with reading_raw(raw_uri, LOGGER):  # one line naming the file, the JVM trace at DEBUG
+        raw = spark.read.parquet(raw_uri)
+        raw_column_count = len(raw.columns)
+        raw_rows = raw.count()  # parquet footers only
     prepared = prepare_raw(raw, tables, origin=raw_uri)
     log(f"{raw_uri}: {raw_rows} raw rows, {len(tables)} tables")
 
-    def write(table: TableSpec, uri: str, files: int):
+    def write(table: TableSpec, uri: str, files: int) -> Manifest:
         frame = table_frame(prepared, table, kind, bucket_count, files)
-        kept = write_table(frame, kind, uri, files)
-        return kept, describe_written(spark, uri, kind == "split_part")
+        return write_snapshot_table(spark, frame, table, kind, snapshot_dt, uri, files, raw_rows)
 
     pool = ThreadPoolExecutor(max_workers=TABLE_CONCURRENCY, thread_name_prefix="split-table")
     futures = []
@@ -277,25 +378,13 @@ def split_snapshot(
             files = target_file_count(estimate_table_bytes(raw_bytes, table, raw_column_count))
             uri = target_uri(table)
             futures.append((table, uri, files, pool.submit(write, table, uri, files)))
-        for done, (table, uri, files, future) in enumerate(futures, start=1):
-            kept, (rows, per_bucket, columns) = future.result()
+        for done, (table, _uri, _files, future) in enumerate(futures, start=1):
+            manifest = future.result()
             log(
-                f"{done}/{len(tables)} tables written: {table.name} ({rows} rows, "
-                f"{raw_rows - kept} exact duplicates dropped)"
+                f"{done}/{len(tables)} tables written: {table.name} ({manifest.row_count} "
+                f"rows, {manifest.duplicates_dropped} exact duplicates dropped)"
             )
-            yield Manifest(
-                table=table.name,
-                kind=kind,
-                snapshot_dt=snapshot_dt,
-                location=uri,
-                row_count=rows,
-                raw_rows=raw_rows,
-                duplicates_dropped=raw_rows - kept,
-                target_files=files,
-                columns=columns,
-                bucket_rows=per_bucket,
-                written_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            )
+            yield manifest
     finally:
         for *_, future in futures:
             future.cancel()  # not started yet; running writes finish first

@@ -80,6 +80,14 @@ MEANINGS: dict[str, str] = {
     "file_size_max_mb": "Largest acceptable file.",
     "max_tables": "Monitor at most this many tables; 0: all.",
     "owners": "Owners of every asset in the UI (`team:<name>` or email).",
+    "drift_max_row_drop_pct": "Rows dropping by more than this % vs the month in service "
+    "block publishing (0..100; per table: `drift_thresholds.csv`).",
+    "drift_max_row_rise_pct": "Rows rising by more than this % vs the month in service "
+    "block publishing.",
+    "drift_min_key_retention_pct": "Share of the served month's keys still present; "
+    "below blocks (0..100).",
+    "drift_null_rise_warn_points": "A column's null share rising by more than this many "
+    "points warns (0..100).",
 }
 
 

@@ -82,8 +82,10 @@ class GlueCompute:
         source: str,
         tables: list[TableSpec],
         snapshot: str,
+        build: str,
     ) -> Iterator[dg.MaterializeResult]:
-        """Run the ``kind`` job of ``source`` for ``tables`` and yield one result per table.
+        """Run the ``kind`` job of ``source`` for ``tables`` into ``build`` directories and
+        yield one result per table.
 
         Tables the job did not report fail the step after the reported ones are
         recorded: no implicit materialization vouches for data nobody saw written.
@@ -96,6 +98,7 @@ class GlueCompute:
             "source": source,
             "bucket_count": self.settings.bucket_count,
             "snapshot_marker": self.settings.snapshot_marker,
+            "build": build,
             "tables": [
                 {
                     "name": t.name,
@@ -113,7 +116,7 @@ class GlueCompute:
             context=context,
             start_job_run_params={
                 "JobName": name,
-                "Arguments": run_arguments(self.settings, job, snapshot, tables),
+                "Arguments": run_arguments(self.settings, job, snapshot, tables, build),
             },
             extras=extras,
         )

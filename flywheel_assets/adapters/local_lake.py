@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from flywheel_assets.ports.lake import LakePort, ObjectInfo
+from glue_jobs.raw_files import read_file_range
 
 
 class LocalLake(LakePort):
@@ -75,6 +76,9 @@ class LocalLake(LakePort):
 
     def read_text(self, key: str) -> str:
         return self.path(key).read_text()
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        return read_file_range(self.path(key), start, length)
 
     def write_text(self, key: str, text: str) -> None:
         path = self.path(key)

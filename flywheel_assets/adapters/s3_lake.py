@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from flywheel_assets.adapters.aws_clients import aws_client
 from flywheel_assets.ports.lake import LakePort, ObjectInfo
+from glue_jobs.raw_files import read_s3_range
 
 # DeleteObjects takes at most 1000 keys a request.
 DELETE_BATCH_SIZE = 1000
@@ -124,6 +125,9 @@ class S3Lake(LakePort):
                 raise FileNotFoundError(f"{self.uri(key)} does not exist") from exc
             raise
         return response["Body"].read().decode("utf-8")
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        return read_s3_range(self.client, self.bucket, key, start, length)
 
     def write_text(self, key: str, text: str) -> None:
         self.client.put_object(

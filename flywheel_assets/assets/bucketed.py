@@ -15,10 +15,12 @@ from flywheel_assets import layout
 from flywheel_assets.assets.catalog_table import build_dataset_table_asset
 from flywheel_assets.assets.partitioned import snapshot_comment
 from flywheel_assets.assets.split import build_split_asset
+from flywheel_assets.builds import BUILD_PARAMETER, new_build_id
 from flywheel_assets.keys import bucketed_key, ext_key, split_cluster_key
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
 from flywheel_assets.platform import Platform
 from flywheel_assets.ports.catalog import Column, TableDefinition, TableInfo
+from flywheel_assets.publishing import PublishPolicy, require_in_order
 from glue_jobs.registry import Registry, TableSpec
 from glue_jobs.transforms import Manifest
 
@@ -35,15 +37,6 @@ class MaxColumnsExceeded(ValueError):
 
 class BucketedBuildError(RuntimeError):
     pass
-
-
-def recorded_snapshot(platform: Platform, table: TableSpec) -> str:
-    """The reference's ``metadata/snapshot_dt.txt`` for the table's source ("" if absent)."""
-    marker = layout.snapshot_marker_key(platform.settings, "split_cluster", table.source)
-    try:
-        return platform.lake.read_text(marker).strip()
-    except FileNotFoundError:
-        return ""
 
 
 def ext_table_definition(
@@ -69,17 +62,32 @@ def ext_table_definition(
     )
 
 
+def require_source_snapshot(source: TableInfo, snapshot: str) -> None:
+    """The CTAS reads whatever ``ext_*`` serves: it must serve this partition's month
+    (an audited one, since ``ext_*`` is only ever published after its audit)."""
+    served = source.parameters.get("snapshot_dt", "")
+    if served != snapshot:
+        raise BucketedBuildError(
+            f"{source.name} serves snapshot_dt={served or '?'}, not {snapshot}: publish "
+            f"{source.name} for {snapshot} first (its split_cluster audit must pass)"
+        )
+
+
 def rebuild_bucketed(
     platform: Platform, table: TableSpec, snapshot: str, source: TableInfo, build_id: str
 ) -> tuple[TableDefinition, int]:
-    """CTAS into a staging table at a fresh location, then describe the live table.
+    """CTAS into a staging table at a fresh location, audit its row count against the
+    source, then describe the live table.
 
     Returns the definition the catalog IO manager publishes and the row count.
     """
     settings, catalog, lake, sql = platform.settings, platform.catalog, platform.lake, platform.sql
     database = platform.database
-    staging = f"{table.bucketed_table}__build_{build_id}"
-    prefix = layout.bucketed_snapshot_prefix(settings, table, snapshot) + f"build={build_id}/"
+    require_source_snapshot(source, snapshot)
+    staging = f"{table.bucketed_table}__build_{build_id.replace('-', '_').lower()}"
+    prefix = layout.bucketed_snapshot_prefix(settings, table, snapshot) + layout.build_folder(
+        build_id
+    )
     location = lake.uri(prefix)
     comment = snapshot_comment(snapshot, location)
     catalog.drop_table(database, staging)
@@ -99,6 +107,9 @@ def rebuild_bucketed(
         if built is None:
             raise BucketedBuildError(f"CTAS reported success but {database}.{staging} is missing")
         rows = int(sql.query(f"SELECT COUNT(*) AS n FROM {database}.{staging}")[0]["n"])
+        expected = int(sql.query(f"SELECT COUNT(*) AS n FROM {database}.{source.name}")[0]["n"])
+        if rows != expected:
+            raise BucketedBuildError(f"CTAS wrote {rows} rows, {source.name} holds {expected}")
     except Exception as exc:
         catalog.drop_table(database, staging)
         lake.delete_prefix(prefix)
@@ -113,7 +124,11 @@ def rebuild_bucketed(
         columns=built.columns,
         location=location,
         comment=comment,
-        parameters={"snapshot_dt": snapshot, "classification": "parquet"},
+        parameters={
+            "snapshot_dt": snapshot,
+            "classification": "parquet",
+            BUILD_PARAMETER: build_id,
+        },
         bucket_columns=(settings.bucket_column,),
         bucket_count=settings.bucket_count,
     )
@@ -121,14 +136,7 @@ def rebuild_bucketed(
 
 
 def build_ext_asset(table: TableSpec) -> dg.AssetsDefinition:
-    def definition(context: AssetExecutionContext, platform: Platform, dataset: Manifest):
-        recorded = recorded_snapshot(platform, table)
-        if recorded != dataset.snapshot_dt:
-            # e.g. a rollback re-registers an older snapshot than the last one split
-            context.log.warning(
-                f"metadata/snapshot_dt.txt says {recorded or 'nothing'}; registering "
-                f"{table.ext_table} for snapshot {dataset.snapshot_dt} from its own manifest"
-            )
+    def definition(_context: AssetExecutionContext, platform: Platform, dataset: Manifest):
         return ext_table_definition(platform, table, dataset)
 
     return build_dataset_table_asset(
@@ -138,7 +146,8 @@ def build_ext_asset(table: TableSpec) -> dg.AssetsDefinition:
         group_name="bucketed_pipeline",
         description=(
             f"Register Staged Tables: external table {table.ext_table} over split_cluster/"
-            f"{table.name}; the comment carries the snapshot from metadata/snapshot_dt.txt."
+            f"{table.name}, repointed to the audited build; the comment carries its snapshot "
+            "(metadata/snapshot_dt.txt is written once it is published)."
         ),
         definition_fn=definition,
     )
@@ -157,13 +166,18 @@ def build_bucketed_asset(table: TableSpec, engine_kind: str) -> dg.AssetsDefinit
             "by CTAS, Hive-bucketed on customer_user_id, parquet/Snappy, swapped in only "
             "after the CTAS succeeded."
         ),
-        required_resource_keys={"platform"},
         metadata={"table": table.name},
     )
-    def _bucketed(context: AssetExecutionContext, source: TableInfo) -> TableDefinition:
-        platform: Platform = context.resources.platform
+    def _bucketed(
+        context: AssetExecutionContext,
+        source: TableInfo,
+        platform: dg.ResourceParam[Platform],
+        publish_policy: PublishPolicy,
+    ) -> TableDefinition:
+        current = platform.catalog.get_table(platform.database, table.bucketed_table)
+        require_in_order(current, context.partition_key, publish_policy.rollback)
         definition, rows = rebuild_bucketed(
-            platform, table, context.partition_key, source, build_id=context.run.run_id[:8]
+            platform, table, context.partition_key, source, new_build_id(context.run.run_id)
         )
         context.add_output_metadata(
             {

@@ -6,7 +6,9 @@
   reconciles schema mappings and SOURCE ID namespaces.
 * ``cleanrooms_table/<table>`` (group ``clean_rooms``): one multi-asset that reconciles
   configured tables, their CUSTOM analysis rules and their collaboration associations.
-* ``cleanrooms_verification``: the reference's verify script as asset checks.
+* ``cleanrooms_verification``: the reference's verify script as asset checks (the
+  association check only when ``cleanrooms_membership_id`` is set: without a membership
+  no association is desired, so there is nothing it could verify).
 * ``cleanrooms_report``: the reference's JSON + two CSV report.
 
 On the local profile nothing is sent to AWS: the control-plane assets materialize the
@@ -71,6 +73,12 @@ CHECK_PROVIDERS = "analysis_providers_match"
 CHECK_COLUMNS = "allowed_columns_match_part_table"
 CHECK_ASSOCIATION = "association_named_by_convention"
 CHECK_NAMES = (CHECK_PROVIDERS, CHECK_COLUMNS, CHECK_ASSOCIATION)
+CHECK_DESCRIPTIONS = {
+    CHECK_PROVIDERS: "The CUSTOM rule allows exactly the configured providers.",
+    CHECK_COLUMNS: "Allowed columns equal the part_* table's columns.",
+    CHECK_ASSOCIATION: "The association exists and follows the naming convention.",
+}
+NO_MEMBERSHIP = "cleanrooms_membership_id is not set: no association is desired"
 REPORT_KEY = dg.AssetKey(["cleanrooms_report"])
 CLEANROOMS_PLAN_FILE = "cleanrooms_plan.json"
 ENTITY_RESOLUTION_PLAN_FILE = "entity_resolution_plan.json"
@@ -88,6 +96,18 @@ def schema_mapping_key(table: TableSpec) -> dg.AssetKey:
 
 def id_namespace_key(table: TableSpec) -> dg.AssetKey:
     return dg.AssetKey(["er_id_namespace", table.slug])
+
+
+def verification_check_names(membership_id: str) -> tuple[str, ...]:
+    """The checks declared per configured table.
+
+    Without a membership no association is desired (none is planned or applied), so the
+    association check could never apply: it is not declared at all, rather than failing
+    on every table of every run.
+    """
+    if membership_id:
+        return CHECK_NAMES
+    return tuple(name for name in CHECK_NAMES if name != CHECK_ASSOCIATION)
 
 
 def default_client_factory(region: str) -> ClientFactory:
@@ -374,14 +394,11 @@ def build_cleanrooms_defs(
             )
 
     # --- verification (the reference's verify-collaboration-table-config) ---------------
+    check_names = verification_check_names(settings.cleanrooms_membership_id)
     check_specs = [
-        dg.AssetCheckSpec(name, asset=configured_table_key(t), description=description)
+        dg.AssetCheckSpec(name, asset=configured_table_key(t), description=CHECK_DESCRIPTIONS[name])
         for t in tables
-        for name, description in (
-            (CHECK_PROVIDERS, "The CUSTOM rule allows exactly the configured providers."),
-            (CHECK_COLUMNS, "Allowed columns equal the part_* table's columns."),
-            (CHECK_ASSOCIATION, "The association exists and follows the naming convention."),
-        )
+        for name in check_names
     ]
 
     @dg.multi_asset_check(
@@ -408,7 +425,7 @@ def build_cleanrooms_defs(
             source = "actual"
         for t, d in zip(wanted, desired, strict=True):
             key = configured_table_key(t)
-            for name in CHECK_NAMES:
+            for name in check_names:
                 if dg.AssetCheckKey(key, name) in selected:
                     yield _verify(name, key, t, d, actual, session, source)
 
@@ -549,13 +566,14 @@ def _verify(
             },
         )
     if desired.association is None:
+        # Only reachable when the definitions were built with a membership and the run's
+        # settings have none: nothing to verify, so not applicable rather than failed.
         return dg.AssetCheckResult(
             asset_key=key,
             check_name=name,
-            passed=False,
-            severity=dg.AssetCheckSeverity.WARN,
-            description="cleanrooms_membership_id is not set: no association is desired",
-            metadata=base,
+            passed=True,
+            description=f"not applicable: {NO_MEMBERSHIP}",
+            metadata={**base, "applicable": False},
         )
     assoc = actual.association_for(current.id)
     return dg.AssetCheckResult(

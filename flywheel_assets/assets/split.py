@@ -7,17 +7,20 @@ to the dataset IO manager, which runs and writes it. ``can_subset`` turns
 the reference's ``--TABLES_FILTER`` into asset selection.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from flywheel_assets import layout
+from flywheel_assets.builds import new_build_id
 from flywheel_assets.io_managers.lake_dataset import SplitFrame
 from flywheel_assets.keys import raw_key
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
 from flywheel_assets.platform import Platform
 from flywheel_assets.snapshots import validate_snapshot
+from glue_jobs.raw_files import RawFile, data_files, reading_raw, validate_raw_files
 from glue_jobs.registry import SOURCES, Registry, TableSpec
 from glue_jobs.transforms import estimate_table_bytes, prepare_raw, table_frame, target_file_count
 
@@ -26,8 +29,12 @@ class RawSnapshotNotReady(RuntimeError):
     pass
 
 
-def raw_snapshot_uri(platform: Platform, source: str, snapshot: str) -> tuple[str, int]:
-    """Spark URI and total bytes of a complete raw snapshot; clear error otherwise."""
+def raw_snapshot_uri(
+    platform: Platform, source: str, snapshot: str, tables: Sequence[TableSpec] = ()
+) -> tuple[str, int]:
+    """Spark URI and total bytes of a complete raw snapshot whose every file's footer
+    holds the key and the ``tables``' columns (``glue_jobs.raw_files``): a bad delivery
+    fails here, naming the file and column, before Spark reads it or anything is written."""
     settings, lake = platform.settings, platform.lake
     prefix = layout.raw_snapshot_prefix(settings, source, snapshot)
     marker = prefix + settings.snapshot_marker
@@ -35,10 +42,12 @@ def raw_snapshot_uri(platform: Platform, source: str, snapshot: str) -> tuple[st
         raise RawSnapshotNotReady(
             f"raw {source} snapshot {snapshot} is not complete: {lake.uri(marker)} is missing"
         )
-    data = [o for o in lake.list_objects(prefix) if o.key.endswith(".parquet")]
+    data = data_files(prefix, ((o.key, o.size) for o in lake.list_objects(prefix)))
     if not data:
         raise RawSnapshotNotReady(f"raw {source} snapshot {snapshot} holds no parquet files")
-    return lake.spark_uri(prefix), sum(o.size for o in data)
+    files = [RawFile(lake.uri(key), size, partial(lake.read_range, key)) for key, size in data]
+    summary = validate_raw_files(lake.uri(prefix), files, tables)
+    return lake.spark_uri(prefix), summary.bytes
 
 
 def split_source(
@@ -48,19 +57,22 @@ def split_source(
     source: str,
     tables: list[TableSpec],
     snapshot: str,
+    build: str,
 ) -> Iterator[dg.Output]:
     spark = platform.spark
-    uri, raw_bytes = raw_snapshot_uri(platform, source, snapshot)
-    raw = spark.read.parquet(uri)
-    raw_columns = len(raw.columns)
-    raw_rows = raw.count()
+    uri, raw_bytes = raw_snapshot_uri(platform, source, snapshot, tables)
+    with reading_raw(uri, context.log):  # a file Spark cannot read: one line, not a JVM trace
+        raw = spark.read.parquet(uri)
+        raw_columns = len(raw.columns)
+        raw_rows = raw.count()
     prepared = prepare_raw(raw, tables, origin=uri)
     context.log.info(f"{source} {snapshot}: {raw_rows} raw rows, {len(tables)} tables")
     for done, table in enumerate(tables, start=1):
         files = target_file_count(estimate_table_bytes(raw_bytes, table, raw_columns))
         frame = table_frame(prepared, table, kind, platform.settings.bucket_count, files)
         yield dg.Output(
-            SplitFrame(table, kind, snapshot, frame, files, raw_rows), output_name=table.slug
+            SplitFrame(table, kind, snapshot, frame, files, raw_rows, build),
+            output_name=table.slug,
         )
         context.log.info(f"{kind}: {done}/{len(tables)} {source} tables written ({table.name})")
 
@@ -96,17 +108,20 @@ def build_split_asset(
     def _split(context: AssetExecutionContext):
         platform: Platform = context.resources.platform
         snapshot = validate_snapshot(context.partition_key)
+        build = new_build_id(context.run.run_id)  # every table of this run writes here
         selected = [t for t in registry if key_fn(t) in context.selected_asset_keys]
         for source in SOURCES:
             tables = [t for t in selected if t.source == source]
             if not tables:
                 continue
             if platform.settings.is_local:
-                yield from split_source(context, platform, kind, source, tables, snapshot)
+                yield from split_source(context, platform, kind, source, tables, snapshot, build)
             else:
                 # dev/prod: the same transforms as a Glue job through Dagster Pipes; the job
                 # writes data and manifests itself and each reported table is a
                 # MaterializeResult (no value, so the dataset IO manager is not called)
-                yield from platform.compute.run_split(context, kind, source, tables, snapshot)
+                yield from platform.compute.run_split(
+                    context, kind, source, tables, snapshot, build
+                )
 
     return _split

@@ -8,6 +8,10 @@ catalog port at run time, so a rolled-back table protects its directory). Dry ru
 the default on AWS profiles (``retention_dry_run``): the plan is logged and attached
 as metadata, nothing is deleted.
 
+Within a kept snapshot, superseded builds (``build=<id>/``: a rebuild of the month, or
+a build whose audit failed) are deleted too, except the newest build (it may be in
+progress or about to be published) and any build a table points into.
+
 Safety rules: folders that are not ``snapshot_dt=YYYY-MM-DD/`` are never touched;
 incomplete snapshots (no manifest) neither count towards N nor get deleted when newer
 than the kept ones (they may be in progress); a catalog that cannot be read fails the
@@ -20,6 +24,8 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from flywheel_assets import layout
+from flywheel_assets.builds import list_builds
+from flywheel_assets.layout import build_folder
 from flywheel_assets.platform import Platform
 from flywheel_assets.snapshots import SnapshotError, snapshot_folder, snapshot_from_folder
 from glue_jobs.transforms import MANIFEST_NAME
@@ -122,27 +128,58 @@ def _snapshots(platform: Platform, dataset: Dataset, ignored: list[str]) -> Iter
             ignored.append(f"{platform.lake.uri(dataset.root + folder)} (not a snapshot folder)")
 
 
+def _complete(platform: Platform, dataset: Dataset, prefix: str) -> bool:
+    """A snapshot counts towards N once one of its builds (or the pre-build layout)
+    holds a manifest; bucketed CTAS output has none and always counts."""
+    lake = platform.lake
+    if not dataset.has_manifest or lake.exists(prefix + MANIFEST_NAME):
+        return True
+    return any(
+        lake.exists(prefix + build_folder(b) + MANIFEST_NAME) for b in list_builds(lake, prefix)
+    )
+
+
+def superseded_builds(
+    platform: Platform, entry: SnapshotDir, locations: dict[str, list[str]]
+) -> list[SnapshotDir]:
+    """Builds of a kept snapshot nobody needs: not the newest, not pointed into."""
+    lake = platform.lake
+    old = list_builds(lake, entry.prefix)[:-1]
+    found = []
+    for build in old:
+        prefix = entry.prefix + build_folder(build)
+        uri = lake.uri(prefix)
+        if not referencing(canonical(uri), locations):
+            found.append(SnapshotDir(entry.dataset, entry.snapshot, prefix, uri))
+    return found
+
+
 def plan_retention(platform: Platform, keep: int) -> RetentionPlan:
     """What to keep, protect and delete; reads the lake and the catalog, changes nothing."""
     if keep < 1:
         raise ValueError(f"retention_snapshots={keep}: keep at least the snapshot in service")
     lake = platform.lake
     plan = RetentionPlan(keep=keep)
-    locations: dict[str, list[str]] | None = None  # read once, only when something is old
+    cache: list[dict[str, list[str]]] = []  # the catalog, read once and only when needed
+
+    def locations() -> dict[str, list[str]]:
+        if not cache:
+            cache.append(catalog_locations(platform))
+        return cache[0]
+
     for dataset in datasets(platform):
         newest_first = sorted(_snapshots(platform, dataset, plan.ignored), reverse=True)
         complete_seen = 0
         for snapshot in newest_first:
             prefix = dataset.root + snapshot_folder(snapshot)
             entry = SnapshotDir(dataset.name, snapshot, prefix, lake.uri(prefix))
-            complete = not dataset.has_manifest or lake.exists(prefix + MANIFEST_NAME)
             if complete_seen < keep:
                 plan.kept.append(entry)  # newest N complete, and anything newer
-                complete_seen += complete
+                complete_seen += _complete(platform, dataset, prefix)
+                if len(list_builds(lake, prefix)) > 1:
+                    plan.delete += superseded_builds(platform, entry, locations())
                 continue
-            if locations is None:
-                locations = catalog_locations(platform)
-            tables = referencing(canonical(entry.uri), locations)
+            tables = referencing(canonical(entry.uri), locations())
             if tables:
                 plan.protected.append((entry, tables))
             else:

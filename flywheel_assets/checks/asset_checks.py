@@ -3,9 +3,12 @@
 * ``monitor_part_<table>``: one multi-asset check per ``part_*`` table, one check per
   rule, partitioned by ``snapshot_dt`` so the checks tab keeps a history per snapshot.
   Non-blocking: the table is already published; failures are reported.
-* ``audit_split_part_<table>``: the write-audit-publish gate, blocking checks on each
-  ``split_part/<table>`` dataset. A failed audit skips ``part_<table>`` in the same run,
-  so the previous snapshot stays in service and the run fails naming table and rule.
+* ``audit_split_part_<table>`` / ``audit_split_cluster_<table>``: the write-audit-publish
+  gate (``checks/audit.py``), blocking checks on each dataset build. A failed audit
+  skips ``part_<table>`` / ``ext_<table>`` in the same run (and the publish step refuses
+  the build in any other run), so the month in service stays, and the run fails naming
+  table and rule. ``--accept-drift`` (run config ``publish_policy``) lets the drift rules
+  pass for named tables, recorded in the results.
 
 One op per table (not per rule) because the rules share their observations: one
 catalog read, one listing and one SQL statement serve all of them.
@@ -17,20 +20,21 @@ from collections.abc import Callable
 import dagster as dg
 from dagster import AssetCheckExecutionContext
 
-from flywheel_assets.checks import rules
+from flywheel_assets.checks import drift, rules
+from flywheel_assets.checks.audit import audit_build, audit_checks
 from flywheel_assets.checks.probe import (
-    AUDIT_CHECKS,
     TableMonitor,
-    audit_dataset,
     monitor_check_names,
     monitored_tables,
     utc_now,
 )
 from flywheel_assets.checks.rules import Figure, RuleResult, markdown_table
 from flywheel_assets.config.settings import Settings
-from flywheel_assets.keys import ext_key, part_key, split_part_key
+from flywheel_assets.config.thresholds import load_drift_thresholds
+from flywheel_assets.keys import ext_key, part_key, split_cluster_key, split_part_key
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
 from flywheel_assets.platform import Platform
+from flywheel_assets.publishing import PublishPolicy
 from flywheel_assets.snapshots import validate_snapshot
 from glue_jobs.registry import Registry, TableSpec
 
@@ -58,12 +62,24 @@ DESCRIPTIONS = {
     "a count over the written files). ERROR, blocking.",
 }
 AUDIT_DESCRIPTIONS = {
-    rules.CHECK_PK_NULL: "Audit before publishing: no NULL customer_user_id. ERROR, blocking.",
+    rules.CHECK_PK_NULL: "Audit before publishing: no NULL, empty or all-space "
+    "customer_user_id. ERROR, blocking.",
     rules.CHECK_PK_DUPES: "Audit before publishing: no duplicate customer_user_id. ERROR, "
     "blocking.",
     rules.CHECK_STORAGE: "Audit before publishing: all bucket_count id_bucket=* folders "
     "written. ERROR, blocking.",
     rules.CHECK_RAW_ROWS: DESCRIPTIONS[rules.CHECK_RAW_ROWS],
+    rules.CHECK_FILES: "Audit before publishing: the build holds exactly the parquet files "
+    "(count, bytes) its manifest recorded. ERROR, blocking.",
+    drift.CHECK_ROW_DRIFT: "Drift vs the month in service: rows dropped by more than "
+    "drift_max_row_drop_pct or rose by more than drift_max_row_rise_pct. ERROR, blocking.",
+    drift.CHECK_KEY_RETENTION: "Drift vs the month in service: share of its keys still "
+    "present (bottom-k key sketches) below drift_min_key_retention_pct. ERROR, blocking.",
+    drift.CHECK_NULL_DRIFT: "Drift vs the month in service: a column's null share rising by "
+    "more than drift_null_rise_warn_points warns; a column entirely null where it was not "
+    "blocks (ERROR).",
+    drift.CHECK_SCHEMA_DRIFT: "Drift vs the month in service: columns added are reported; "
+    "removed or retyped block. ERROR, blocking.",
 }
 
 
@@ -154,8 +170,9 @@ def build_monitor_check(
     return _monitor
 
 
-def build_audit_check(table: TableSpec) -> dg.AssetChecksDefinition:
-    key = split_part_key(table)
+def build_audit_check(
+    kind: str, table: TableSpec, key: dg.AssetKey, serves: str
+) -> dg.AssetChecksDefinition:
     specs = [
         dg.AssetCheckSpec(
             name,
@@ -164,21 +181,36 @@ def build_audit_check(table: TableSpec) -> dg.AssetChecksDefinition:
             partitions_def=SNAPSHOT_PARTITIONS,
             blocking=True,
         )
-        for name in AUDIT_CHECKS
+        for name in audit_checks(kind)
     ]
 
     @dg.multi_asset_check(
-        name=f"audit_split_part_{table.slug}",
+        name=f"audit_{kind}_{table.slug}",
         specs=specs,
         can_subset=True,
-        required_resource_keys={"platform"},
-        description=f"Write-audit-publish gate for {table.name}: blocks part_{table.slug}.",
+        description=f"Write-audit-publish gate for {table.name}: blocks {serves}.",
     )
-    def _audit(context: AssetCheckExecutionContext):
-        platform: Platform = context.resources.platform
+    def _audit(
+        context: AssetCheckExecutionContext,
+        platform: dg.ResourceParam[Platform],
+        publish_policy: PublishPolicy,
+    ):
         snapshot = validate_snapshot(context.partition_key)
+        unknown = publish_policy.unknown_tables(platform.registry)
+        if unknown:
+            raise ValueError(f"accept_drift names tables not in the registry: {unknown}")
+        thresholds = load_drift_thresholds(platform.settings, platform.registry)[table.name]
         selected = {k.name for k in context.selected_asset_check_keys}
-        for result in audit_dataset(platform, table, snapshot):
+        results = audit_build(
+            platform,
+            kind,
+            table,
+            snapshot,
+            thresholds,
+            accept_drift=publish_policy.accepts_drift(table),
+            run_id=context.run.run_id,
+        )
+        for result in results:
             if result.check in selected:
                 yield check_result(key, result)
 
@@ -193,5 +225,13 @@ def build_monitor_checks(
 
 
 def build_audit_checks(registry: Registry) -> list[dg.AssetChecksDefinition]:
-    """The blocking audits, one per ``split_part`` dataset (every registry table)."""
-    return [build_audit_check(t) for t in registry]
+    """The blocking audits, one per dataset (``split_part`` and ``split_cluster`` of every
+    registry table)."""
+    return [
+        check
+        for t in registry
+        for check in (
+            build_audit_check("split_part", t, split_part_key(t), t.part_table),
+            build_audit_check("split_cluster", t, split_cluster_key(t), t.ext_table),
+        )
+    ]

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cached_property
 
-from flywheel_assets import layout
+from flywheel_assets import builds, layout
 from flywheel_assets.checks import rules
 from flywheel_assets.checks.rules import RuleResult, Severity
 from flywheel_assets.checks.sql import (
@@ -32,11 +31,10 @@ from flywheel_assets.checks.sql import (
 )
 from flywheel_assets.config.settings import Settings
 from flywheel_assets.platform import Platform
-from flywheel_assets.ports.catalog import Column, TableDefinition, TableInfo
+from flywheel_assets.ports.catalog import TableInfo
 from flywheel_assets.ports.lake import LakePort
 from flywheel_assets.snapshots import SnapshotError, parse_snapshot, snapshot_from_folder
-from glue_jobs.registry import KEY_COLUMN, PARTITION_COLUMN, Registry, TableSpec
-from glue_jobs.transforms import Manifest
+from glue_jobs.registry import PARTITION_COLUMN, Registry, TableSpec
 
 KEY_CHECKS = (rules.CHECK_COUNT, rules.CHECK_PK_NULL, rules.CHECK_PK_DUPES)
 MONITOR_ORDER = (
@@ -46,12 +44,6 @@ MONITOR_ORDER = (
     rules.CHECK_SCHEMA,
     *KEY_CHECKS,
     rules.CHECK_FILE_SIZE,
-)
-AUDIT_CHECKS = (
-    rules.CHECK_PK_NULL,
-    rules.CHECK_PK_DUPES,
-    rules.CHECK_STORAGE,
-    rules.CHECK_RAW_ROWS,
 )
 _SNAPSHOT_IN_LOCATION = re.compile(r"snapshot_dt=(\d{4}-\d{2}-\d{2})")
 
@@ -175,9 +167,14 @@ class TableMonitor:
 
     @cached_property
     def snapshot_prefix(self) -> str:
-        return layout.dataset_snapshot_prefix(
-            self.settings, "split_part", self.table, self.snapshot
+        """The build the table serves when it serves this snapshot, else the newest
+        build of the snapshot (what would be published), else the pre-build layout."""
+        settings, lake = self.settings, self.platform.lake
+        build = builds.served_build(self.info) if self.served == self.snapshot else None
+        build = build or builds.latest_build(
+            lake, settings, "split_part", self.table, self.snapshot
         )
+        return layout.dataset_build_prefix(settings, "split_part", self.table, self.snapshot, build)
 
     @cached_property
     def info(self) -> TableInfo | None:
@@ -385,102 +382,3 @@ class TableMonitor:
             checked_at=iso_utc(self.now),
             results=tuple(results),
         )
-
-
-# ---- write-audit-publish -----------------------------------------------------------
-
-
-@contextmanager
-def dataset_relation(
-    platform: Platform, table: TableSpec, snapshot: str, prefix: str
-) -> Iterator[str]:
-    """Something SQL can read a snapshot directory through, before any table points at it.
-
-    Spark reads a directory directly (``parquet.`<uri>```). Athena needs a table: a
-    temporary one over the directory with partition projection (no partition calls),
-    declaring only the key column, dropped afterwards.
-    """
-    direct = platform.sql.parquet_relation(platform.lake.spark_uri(prefix))
-    if direct is not None:
-        yield direct
-        return
-    database = platform.database
-    name = f"audit_{table.slug}_{snapshot.replace('-', '')}"
-    location = platform.lake.uri(prefix)
-    count = platform.settings.bucket_count
-    platform.catalog.publish_table(
-        TableDefinition(
-            database=database,
-            name=name,
-            columns=(Column(KEY_COLUMN, "string"),),
-            location=location,
-            partition_keys=(Column(PARTITION_COLUMN, "int"),),
-            comment=f"temporary: audit of {table.name} snapshot_dt={snapshot}",
-            parameters={
-                "projection.enabled": "true",
-                f"projection.{PARTITION_COLUMN}.type": "integer",
-                f"projection.{PARTITION_COLUMN}.range": f"0,{count - 1}",
-                "storage.location.template": (
-                    f"{location.rstrip('/')}/{PARTITION_COLUMN}=${{{PARTITION_COLUMN}}}/"
-                ),
-            },
-        )
-    )
-    try:
-        yield table_name(database, name)
-    finally:
-        platform.catalog.drop_table(database, name)
-
-
-def audit_label(table: TableSpec) -> str:
-    return f"split_part/{table.slug}"
-
-
-def audit_dataset(platform: Platform, table: TableSpec, snapshot: str) -> list[RuleResult]:
-    """The blocking audit of a written ``split_part`` snapshot: no NULL or duplicate
-    keys, every bucket folder present, rows = raw rows - exact duplicates (manifest plus
-    one aggregate that reads only the key column)."""
-    settings, lake = platform.settings, platform.lake
-    label = audit_label(table)
-    prefix = layout.dataset_snapshot_prefix(settings, "split_part", table, snapshot)
-    try:
-        manifest = Manifest.from_json(
-            lake.read_text(layout.manifest_key(settings, "split_part", table, snapshot))
-        )
-    except FileNotFoundError:
-        reason = f"no manifest under {lake.uri(prefix)}: the snapshot was not written"
-        return [rules.not_evaluated(c, label, Severity.ERROR, reason) for c in AUDIT_CHECKS]
-
-    def observe() -> list[RuleResult]:
-        storage = rules.storage_partitions(label, lake.list_folders(prefix), settings.bucket_count)
-        with dataset_relation(platform, table, snapshot, prefix) as relation:
-            profile = parse_key_profile(platform.sql.query(key_profile_sql(relation, KEY_COLUMN)))
-            nulls = (
-                null_examples(platform.sql.query(null_examples_sql(relation, KEY_COLUMN)))
-                if profile.pk_nulls
-                else []
-            )
-            dupes = (
-                duplicate_examples(platform.sql.query(duplicate_examples_sql(relation, KEY_COLUMN)))
-                if profile.pk_dupes
-                else []
-            )
-        found = {
-            rules.CHECK_PK_NULL: rules.pk_nulls(
-                label, KEY_COLUMN, profile.pk_nulls, profile.count_part, nulls
-            ),
-            rules.CHECK_PK_DUPES: rules.pk_dupes(
-                label, KEY_COLUMN, profile.pk_dupes, profile.count_part, dupes
-            ),
-            rules.CHECK_STORAGE: storage,
-            rules.CHECK_RAW_ROWS: rules.raw_row_count(
-                label,
-                profile.count_part,
-                manifest.row_count,
-                manifest.raw_rows,
-                manifest.duplicates_dropped,
-            ),
-        }
-        return [found[c] for c in AUDIT_CHECKS]
-
-    return _guarded(AUDIT_CHECKS, label, settings, observe)

@@ -28,6 +28,7 @@ CHECK_PK_NULL = "pk_not_null"
 CHECK_PK_DUPES = "pk_unique"
 CHECK_FILE_SIZE = "file_sizes_in_range"
 CHECK_RAW_ROWS = "row_count_matches_raw"  # write-audit-publish only
+CHECK_FILES = "files_complete"  # write-audit-publish only
 
 ALERT = "[ALERT]"
 COUNT_MISMATCH = "[COUNT_MISMATCH]"
@@ -592,6 +593,30 @@ def raw_row_count(
             "manifest_row_count": manifest_rows,
         },
         alerts=() if passed else (f"{ALERT} {table}: row count: {summary}",),
+    )
+
+
+def files_complete(
+    table: str, manifest_files: int, manifest_bytes: int, found: Sequence[int], rows: int
+) -> RuleResult:
+    """Write-audit-publish: the build holds exactly the parquet files its manifest
+    recorded (count and bytes), and rows imply at least one file."""
+    files, size = len(found), sum(found)
+    passed = files == manifest_files and size == manifest_bytes and (files > 0 or rows == 0)
+    summary = f"{files} parquet files ({size} bytes) in the build, manifest says " + (
+        f"{manifest_files} ({manifest_bytes} bytes)"
+    )
+    return RuleResult(
+        check=CHECK_FILES,
+        table=table,
+        passed=passed,
+        severity=Severity.ERROR,
+        summary=summary,
+        observed=files,
+        expected=manifest_files,
+        threshold=0,
+        figures={"bytes": size, "manifest_bytes": manifest_bytes},
+        alerts=() if passed else (f"{ALERT} {table}: files: {summary}",),
     )
 
 

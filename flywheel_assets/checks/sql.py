@@ -17,6 +17,7 @@ from typing import Any
 from flywheel_assets.checks.rules import MAX_EXAMPLES, PARTITION_KEY
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MISSING_KEY = "k IS NULL OR TRIM(k) = ''"  # over the profile's grouped key ``k``
 
 
 class SqlIdentifierError(ValueError):
@@ -34,21 +35,23 @@ def table_name(database: str, table: str) -> str:
 
 
 def key_profile_sql(relation: str, pk_column: str, source: str | None = None) -> str:
-    """Row count, NULL keys and the spec's duplicate figure (``SUM(c)`` over key groups
-    with ``COUNT(*) > 1``) of ``relation`` in one statement; ``source``'s ``COUNT(*)``
-    joins in when given. ``relation`` is a qualified table name (or, on Spark only, a
+    """Row count, missing keys (NULL, empty or all-space: none of them joins), distinct
+    keys and the spec's duplicate figure (``SUM(c)`` over key groups with
+    ``COUNT(*) > 1``) of ``relation`` in one statement; ``source``'s ``COUNT(*)`` joins in
+    when given. ``relation`` is a qualified table name (or, on Spark only, a
     ``parquet.`<uri>``` path relation)."""
     pk = identifier(pk_column)
     profile = (
         "SELECT COALESCE(SUM(c), 0) AS count_part, "
-        "COALESCE(SUM(CASE WHEN k IS NULL THEN c ELSE 0 END), 0) AS pk_nulls, "
-        "COALESCE(SUM(CASE WHEN c > 1 THEN c ELSE 0 END), 0) AS pk_dupes "
+        f"COALESCE(SUM(CASE WHEN {MISSING_KEY} THEN c ELSE 0 END), 0) AS pk_nulls, "
+        "COALESCE(SUM(CASE WHEN c > 1 THEN c ELSE 0 END), 0) AS pk_dupes, "
+        f"COUNT(CASE WHEN NOT ({MISSING_KEY}) THEN 1 END) AS distinct_keys "
         f"FROM (SELECT {pk} AS k, COUNT(*) AS c FROM {relation} GROUP BY {pk}) g"
     )
     if source is None:
         return profile
     return (
-        "SELECT p.count_part, p.pk_nulls, p.pk_dupes, s.count_src "
+        "SELECT p.count_part, p.pk_nulls, p.pk_dupes, p.distinct_keys, s.count_src "
         f"FROM ({profile}) p CROSS JOIN (SELECT COUNT(*) AS count_src FROM {source}) s"
     )
 
@@ -62,10 +65,11 @@ def duplicate_examples_sql(relation: str, pk_column: str, limit: int = MAX_EXAMP
 
 
 def null_examples_sql(relation: str, pk_column: str, limit: int = MAX_EXAMPLES) -> str:
-    """NULL keys have no value to show; the partitions holding them are the example."""
+    """Missing keys have no value to show; the partitions holding them are the example."""
     pk = identifier(pk_column)
     return (
-        f"SELECT {PARTITION_KEY} AS b, COUNT(*) AS c FROM {relation} WHERE {pk} IS NULL "
+        f"SELECT {PARTITION_KEY} AS b, COUNT(*) AS c FROM {relation} "
+        f"WHERE {pk} IS NULL OR TRIM({pk}) = '' "
         f"GROUP BY {PARTITION_KEY} ORDER BY c DESC, b LIMIT {int(limit)}"
     )
 
@@ -76,6 +80,7 @@ class KeyProfile:
     pk_nulls: int
     pk_dupes: int
     count_src: int | None = None
+    distinct_keys: int | None = None
 
 
 def parse_key_profile(rows: Sequence[Mapping[str, Any]]) -> KeyProfile:
@@ -88,6 +93,7 @@ def parse_key_profile(rows: Sequence[Mapping[str, Any]]) -> KeyProfile:
         pk_nulls=int(row["pk_nulls"] or 0),
         pk_dupes=int(row["pk_dupes"] or 0),
         count_src=None if src is None else int(src),
+        distinct_keys=None if row.get("distinct_keys") is None else int(row["distinct_keys"]),
     )
 
 

@@ -6,7 +6,7 @@ import os
 from functools import cache
 from pathlib import Path
 
-from glue_jobs.registry import Registry, build_registry
+from glue_jobs.registry import Registry, RegistryError, build_registry
 
 CONFIG_DIR = Path(__file__).parent
 SPLIT_CSV_NAMES = {
@@ -25,10 +25,22 @@ def split_csv_paths() -> dict[str, Path]:
 
 
 def load_registry_files(files: dict[str, Path], max_columns: int = 100) -> Registry:
+    """The registry of ``files`` (source -> split CSV); each must exist and name a table."""
     return build_registry(
-        ((source, path.name, path.read_text()) for source, path in files.items()),
+        ((source, path.name, _read_split_csv(path)) for source, path in files.items()),
         max_columns=max_columns,
     )
+
+
+def _read_split_csv(path: Path) -> str:
+    """A missing file is a RegistryError naming it, not a traceback mid-definitions."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise RegistryError(
+            f"{path}: registry file not found (FLYWHEEL_REGISTRY_DIR selects the folder; "
+            f"it needs {', '.join(SPLIT_CSV_NAMES.values())})"
+        ) from None
 
 
 @cache

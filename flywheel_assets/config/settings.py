@@ -1,10 +1,18 @@
-"""Profile settings: ``profiles.toml`` merged with ``FLYWHEEL_*`` environment overrides."""
+"""Profile settings: ``profiles.toml`` merged with ``FLYWHEEL_*`` environment overrides.
+
+Every value is checked against its field's type (TOML values as TOML typed them,
+environment strings parsed strictly) and its range, so that a typo fails when the
+definitions load instead of changing what a run does.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import os
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +86,10 @@ class Settings:
     file_size_max_mb: int = 1024
     max_tables: int = 0
     owners: tuple[str, ...] = field(default=())
+    drift_max_row_drop_pct: float = 20.0
+    drift_max_row_rise_pct: float = 50.0
+    drift_min_key_retention_pct: float = 80.0
+    drift_null_rise_warn_points: float = 25.0
 
     @property
     def is_local(self) -> bool:
@@ -107,22 +119,122 @@ class Settings:
         }[source]
 
 
-def _coerce(name: str, raw: str, current: object) -> object:
-    if isinstance(current, bool):
-        return raw.lower() in ("1", "true", "yes")
-    if isinstance(current, float):
+# Inclusive bounds (low, high; None: unbounded), checked whichever way a value arrives.
+# Percentages lie in 0..100; counts that size or keep something are at least 1.
+PERCENT = (0, 100)
+RANGES: dict[str, tuple[float, float | None]] = {
+    "bucket_count": (1, 10000),
+    "max_cols": (1, None),
+    "glue_number_of_workers": (1, None),
+    "glue_timeout_minutes": (1, None),  # Glue refuses a timeout of 0
+    "glue_max_retries": (0, None),
+    "spark_shuffle_partitions": (1, None),
+    "er_max_match_fields": (1, 59),  # Entity Resolution: 60 fields including the unique id
+    "retention_snapshots": (1, None),  # the snapshot in service is always kept
+    "snapshot_quiet_seconds": (0, None),
+    "freshness_window_days": (0, None),
+    "count_tolerance_pct": PERCENT,
+    "file_size_min_mb": (0, None),
+    "file_size_max_mb": (0, None),
+    "max_tables": (0, None),
+    "drift_max_row_drop_pct": PERCENT,  # rows cannot drop by more than all of them
+    "drift_max_row_rise_pct": (0, None),
+    "drift_min_key_retention_pct": PERCENT,
+    "drift_null_rise_warn_points": PERCENT,
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "auto_repair": ("athena", "glue", "off"),
+    "compare_source_type": ("ext", "part"),
+    "partition_registration": ("catalog", "msck"),
+}
+BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+KIND_NAMES = {
+    bool: "a boolean (true/false, 1/0, yes/no)",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    tuple: "a list of strings",
+}
+NOT_IN_PROFILES = ("env", "home")  # FLYWHEEL_ENV picks the profile; FLYWHEEL_HOME is read apart
+
+
+def _kind(hint: object) -> type:
+    """``tuple[str, ...]`` -> ``tuple``; plain classes stay as they are."""
+    return typing.get_origin(hint) or hint  # type: ignore[return-value]
+
+
+KINDS: dict[str, type] = {
+    name: _kind(hint) for name, hint in typing.get_type_hints(Settings).items()
+}
+
+
+def parse_text(raw: str, kind: type) -> object:
+    """``raw`` (an environment variable, a CSV cell) as a ``kind``; ValueError if it is not.
+
+    Strict on purpose: a misspelt boolean once read as false and turned the retention dry
+    run into real deletion.
+    """
+    text = raw.strip()
+    if kind is str:
+        return raw
+    if kind is tuple:
+        return tuple(v.strip() for v in text.split(",") if v.strip())
+    if kind is bool and text.lower() in BOOLEANS:
+        return BOOLEANS[text.lower()]
+    if kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return kind(text)
+    raise ValueError(f"is not {KIND_NAMES[kind]}")
+
+
+def range_problem(value: float, bounds: tuple[float, float | None]) -> str | None:
+    """What is wrong with ``value`` against inclusive ``bounds``; None when it fits.
+
+    Written so that NaN and infinity fail too (they would pass every comparison later).
+    """
+    low, high = bounds
+    if math.isfinite(value) and low <= value and (high is None or value <= high):
+        return None
+    return f"expected {low}..{high}" if high is not None else f"expected {low} or more"
+
+
+def _from_toml(table: str, name: str, value: object) -> object:
+    """A ``profiles.toml`` value, typed by TOML itself: no string stands in for a number."""
+    kind = KINDS[name]
+    if kind is float and type(value) in (int, float):
+        return float(value)  # type: ignore[arg-type]
+    if kind is tuple and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    if type(value) is kind:
+        return value
+    raise SettingsError(
+        f"{PROFILES_FILE.name} [{table}] {name} = {value!r}: expected {KIND_NAMES[kind]}"
+    )
+
+
+def _profile_values(doc: dict, table: str) -> dict[str, object]:
+    values = doc.get(table, {})
+    unknown = sorted(set(values) - set(KINDS).difference(NOT_IN_PROFILES))
+    if unknown:
+        raise SettingsError(f"{PROFILES_FILE.name} [{table}]: unknown settings {unknown}")
+    return {name: _from_toml(table, name, value) for name, value in values.items()}
+
+
+def _environment_values(environ: dict[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name, kind in KINDS.items():
+        variable = f"FLYWHEEL_{name.upper()}"
+        if name in NOT_IN_PROFILES or variable not in environ:
+            continue
         try:
-            return float(raw)
+            values[name] = parse_text(environ[variable], kind)
         except ValueError as exc:
-            raise SettingsError(f"FLYWHEEL_{name.upper()}={raw!r} is not a number") from exc
-    if isinstance(current, int):
-        try:
-            return int(raw)
-        except ValueError as exc:
-            raise SettingsError(f"FLYWHEEL_{name.upper()}={raw!r} is not an integer") from exc
-    if isinstance(current, (tuple, list)):
-        return tuple(v.strip() for v in raw.split(",") if v.strip())
-    return raw
+            raise SettingsError(f"{variable}={environ[variable]!r} {exc}") from None
+    return values
+
+
+def _is_required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
 def load_settings(env: str | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -133,18 +245,15 @@ def load_settings(env: str | None = None, environ: dict[str, str] | None = None)
         raise SettingsError(f"FLYWHEEL_ENV={env!r}: expected one of {', '.join(PROFILES)}")
     with PROFILES_FILE.open("rb") as fh:
         doc = tomllib.load(fh)
-    values: dict[str, object] = {**doc["defaults"], **doc[env]}
-    for name in [f.name for f in dataclasses.fields(Settings)]:
-        if name in ("env", "home"):
-            continue
-        override = environ.get(f"FLYWHEEL_{name.upper()}")
-        if override is not None:
-            values[name] = _coerce(name, override, values.get(name, ""))
-    for name in ("analysis_providers", "owners", "cleanrooms_allowed_analyses"):
-        values[name] = tuple(values.get(name, ()))
-    unknown = set(values) - {f.name for f in dataclasses.fields(Settings)}
-    if unknown:
-        raise SettingsError(f"unknown settings in {PROFILES_FILE.name}: {sorted(unknown)}")
+    values = {
+        **_profile_values(doc, "defaults"),
+        **_profile_values(doc, env),
+        **_environment_values(environ),
+    }
+    required = {f.name for f in dataclasses.fields(Settings) if _is_required(f)}
+    missing = sorted(required - set(values) - set(NOT_IN_PROFILES))
+    if missing:
+        raise SettingsError(f"{PROFILES_FILE.name} [{env}]: missing settings {missing}")
     home = Path(environ.get("FLYWHEEL_HOME") or Path.cwd() / ".flywheel").resolve()
     settings = Settings(env=env, home=home, **values)  # type: ignore[arg-type]
     validate(settings)
@@ -152,16 +261,18 @@ def load_settings(env: str | None = None, environ: dict[str, str] | None = None)
 
 
 def validate(settings: Settings) -> None:
-    """Reject settings that would otherwise fail deep inside a run."""
-    choices = {
-        "auto_repair": ("athena", "glue", "off"),
-        "compare_source_type": ("ext", "part"),
-        "partition_registration": ("catalog", "msck"),
-    }
-    for name, allowed in choices.items():
+    """Reject settings that would otherwise fail, or quietly misbehave, deep inside a run."""
+    for name, allowed in CHOICES.items():
         if getattr(settings, name) not in allowed:
             raise SettingsError(
                 f"{name}={getattr(settings, name)!r}: expected one of {', '.join(allowed)}"
             )
-    if not 1 <= settings.bucket_count <= 10000:
-        raise SettingsError(f"bucket_count={settings.bucket_count}: expected 1..10000")
+    for name, bounds in RANGES.items():
+        problem = range_problem(getattr(settings, name), bounds)
+        if problem:
+            raise SettingsError(f"{name}={getattr(settings, name)!r}: {problem}")
+    if settings.file_size_min_mb > settings.file_size_max_mb:
+        raise SettingsError(
+            f"file_size_min_mb={settings.file_size_min_mb} is above "
+            f"file_size_max_mb={settings.file_size_max_mb}"
+        )

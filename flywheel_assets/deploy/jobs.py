@@ -91,7 +91,7 @@ def pipes_requirement() -> str:
 
 
 def run_arguments(
-    settings: Settings, job: SplitJob, snapshot: str, tables: Iterable[TableSpec]
+    settings: Settings, job: SplitJob, snapshot: str, tables: Iterable[TableSpec], build: str
 ) -> dict[str, str]:
     """Arguments of one run: everything explicit, so a run never depends on how current
     the deployed defaults are (and the Glue console shows what ran)."""
@@ -101,6 +101,7 @@ def run_arguments(
         "--TARGET_PATH": job.target_path(settings),
         "--SNAPSHOT_DT": snapshot,
         "--TABLES_FILTER": ",".join(t.name for t in tables),
+        "--BUILD_ID": build,
         "--BUCKET_COUNT": str(settings.bucket_count),
         "--SNAPSHOT_MARKER": settings.snapshot_marker,
         "--ENV": settings.env,

@@ -2,7 +2,9 @@
 
 The asset computes the definition (columns, location, partitions, properties); this
 manager is the only place that writes it, so every table is published the same way.
-``load_input`` returns the catalog's :class:`TableInfo` for downstream tables.
+A :class:`Publication` also carries reader markers (``metadata/snapshot_dt.txt``),
+written only once the table points at the new data. ``load_input`` returns the
+catalog's :class:`TableInfo` for downstream tables.
 """
 
 from __future__ import annotations
@@ -13,21 +15,29 @@ import dagster as dg
 
 from flywheel_assets.platform import Platform
 from flywheel_assets.ports.catalog import TableDefinition, TableInfo
+from flywheel_assets.publishing import Publication
 
 
 class CatalogTableIOManager(dg.IOManager):
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
 
-    def handle_output(self, context: dg.OutputContext, obj: TableDefinition | None) -> None:
+    def handle_output(
+        self, context: dg.OutputContext, obj: TableDefinition | Publication | None
+    ) -> None:
         if obj is None:
             return
+        markers: dict[str, str] = {}
+        if isinstance(obj, Publication):
+            obj, markers = obj.definition, obj.markers
         if obj.partition_keys and self.platform.settings.partition_registration == "msck":
             # the reference's way: repoint, then let MSCK REPAIR discover the partitions
             self.platform.catalog.publish_table(replace(obj, partitions={}))
             self.platform.sql.msck_repair(obj.database, obj.name)
         else:
             self.platform.catalog.publish_table(obj)
+        for key, text in markers.items():
+            self.platform.lake.write_text(key, text)
         context.add_output_metadata(
             {
                 "dagster/table_name": f"{obj.database}.{obj.name}",

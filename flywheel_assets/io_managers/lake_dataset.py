@@ -1,25 +1,23 @@
-"""IO manager for dataset assets: writes Spark DataFrames as snapshot directories.
+"""IO manager for dataset assets: writes Spark DataFrames as snapshot builds.
 
-``handle_output`` takes a :class:`SplitFrame`, writes it with the shared transform
-writers, reads back what landed (rows per bucket, files, bytes) and writes the
-snapshot's manifest last. ``load_input`` returns that :class:`Manifest`: downstream
-catalog assets need the location and schema, not the rows.
+``handle_output`` takes a :class:`SplitFrame`, writes it to a fresh ``build=<id>/``
+directory with the shared transform writers (never where a reader looks), reads back
+what landed (rows per bucket, files, bytes, key sketch) and writes the build's
+manifest last. ``load_input`` returns the newest complete build's :class:`Manifest`:
+downstream catalog assets need the location, schema and figures, not the rows; they
+publish it only if its audit passed (``flywheel_assets.builds``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dagster as dg
 
-from flywheel_assets import layout
+from flywheel_assets import builds, layout
 from flywheel_assets.platform import Platform
 from glue_jobs.registry import TableSpec
-from glue_jobs.transforms import (
-    Manifest,
-    describe_written,
-    write_table,
-)
+from glue_jobs.transforms import MANIFEST_NAME, Manifest, write_snapshot_table
 
 
 class DatasetNotWrittenError(RuntimeError):
@@ -36,6 +34,7 @@ class SplitFrame:
     frame: object  # pyspark DataFrame
     target_files: int
     raw_rows: int
+    build: str  # builds.new_build_id(...): a directory no reader uses
 
 
 def dataset_metadata(manifest: Manifest, uri: str) -> dict[str, dg.MetadataValue]:
@@ -52,7 +51,16 @@ def dataset_metadata(manifest: Manifest, uri: str) -> dict[str, dg.MetadataValue
         "buckets_written": dg.MetadataValue.int(len(manifest.bucket_rows)),
         "raw_rows": dg.MetadataValue.int(manifest.raw_rows),
         "duplicates_dropped": dg.MetadataValue.int(manifest.duplicates_dropped),
+        "build": dg.MetadataValue.text(build_of(manifest)),
     }
+
+
+def build_of(manifest: Manifest) -> str:
+    """The ``build=<id>`` level of a manifest's location ("" for the pre-build layout)."""
+    for part in manifest.location.rstrip("/").split("/")[::-1]:
+        if part.startswith(f"{layout.BUILD_LEVEL}="):
+            return part.split("=", 1)[1]
+    return ""
 
 
 class LakeDatasetIOManager(dg.IOManager):
@@ -67,35 +75,31 @@ class LakeDatasetIOManager(dg.IOManager):
         if obj is None:  # materialized remotely (Glue via Pipes); nothing to write here
             return
         settings, lake = self.platform.settings, self.platform.lake
-        prefix = layout.dataset_snapshot_prefix(settings, obj.kind, obj.table, obj.snapshot_dt)
-        manifest_key = layout.manifest_key(settings, obj.kind, obj.table, obj.snapshot_dt)
-        if lake.exists(manifest_key):
-            lake.delete_prefix(manifest_key)  # rewriting: the old manifest no longer vouches
-        uri = lake.spark_uri(prefix)
-        kept = write_table(obj.frame, obj.kind, uri, obj.target_files)
-        rows, per_bucket, columns = describe_written(
-            self.platform.spark, uri, partitioned=obj.kind == "split_part"
+        prefix = layout.dataset_build_prefix(
+            settings, obj.kind, obj.table, obj.snapshot_dt, obj.build
+        )
+        if lake.list_objects(prefix, limit=1):  # ids are unique per run and second
+            raise FileExistsError(f"build directory {lake.uri(prefix)} is not empty")
+        written = write_snapshot_table(
+            self.platform.spark,
+            obj.frame,
+            obj.table,
+            obj.kind,
+            obj.snapshot_dt,
+            lake.spark_uri(prefix),
+            obj.target_files,
+            obj.raw_rows,
         )
         objects = [o for o in lake.list_objects(prefix) if o.key.endswith(".parquet")]
-        manifest = Manifest(
-            table=obj.table.name,
-            kind=obj.kind,
-            snapshot_dt=obj.snapshot_dt,
+        manifest = replace(
+            written,
             location=lake.uri(prefix),
-            row_count=rows,
-            raw_rows=obj.raw_rows,
-            duplicates_dropped=obj.raw_rows - kept,
-            target_files=obj.target_files,
-            columns=columns,
-            bucket_rows=per_bucket,
             files=len(objects),
             bytes=sum(o.size for o in objects),
-            written_at=_now(),
         )
-        lake.write_text(manifest_key, manifest.to_json())
-        lake.write_text(
-            layout.snapshot_marker_key(settings, obj.kind, obj.table.source), obj.snapshot_dt
-        )
+        # last: a manifest vouches for complete data. The source's snapshot_dt.txt is
+        # written when a table is published, after the audit (assets/catalog_table.py).
+        lake.write_text(prefix + MANIFEST_NAME, manifest.to_json())
         context.add_output_metadata(
             {**dataset_metadata(manifest, manifest.location), "dagster/table_name": obj.table.name}
         )
@@ -103,17 +107,13 @@ class LakeDatasetIOManager(dg.IOManager):
     def load_input(self, context: dg.InputContext) -> Manifest:
         kind, table = self._table(context.asset_key)
         snapshot = context.asset_partition_key
-        key = layout.manifest_key(self.platform.settings, kind, table, snapshot)
-        try:
-            return Manifest.from_json(self.platform.lake.read_text(key))
-        except FileNotFoundError:
+        settings, lake = self.platform.settings, self.platform.lake
+        build = builds.latest_build(lake, settings, kind, table, snapshot)
+        if build is None:
             raise DatasetNotWrittenError(
-                f"{kind}/{table.name} has no complete snapshot {snapshot}: {key} is missing "
+                f"{kind}/{table.name} has no complete build of snapshot {snapshot} under "
+                f"{lake.uri(layout.dataset_snapshot_prefix(settings, kind, table, snapshot))} "
                 f"(materialize {kind}/{table.slug} for this partition first)"
-            ) from None
-
-
-def _now() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            )
+        key = layout.manifest_key(settings, kind, table, snapshot, build)
+        return Manifest.from_json(lake.read_text(key))

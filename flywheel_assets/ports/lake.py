@@ -45,6 +45,11 @@ class LakePort(ABC):
     def write_text(self, key: str, text: str) -> None: ...
 
     @abstractmethod
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes of an object from ``start``: a ranged read, so a parquet
+        footer is checked without reading the data (``glue_jobs.raw_files``)."""
+
+    @abstractmethod
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix``; return how many were deleted."""
 

@@ -148,9 +148,37 @@ def test_definitions_cover_every_table_with_groups_kinds_and_checks(tmp_path: Pa
         assert cr_node.partitions_def is None and part_key(t) in cr_node.parent_keys
         assert schema_mapping_key(t) in graph.get(id_namespace_key(t)).parent_keys
     assert graph.get(REPORT_KEY).group_name == "clean_rooms"
+    # the local default has no membership: the association check is not declared
     checks = {(k.asset_key, k.name) for k in graph.asset_check_keys}
-    assert len(checks) == 81
-    assert (configured_table_key(REGISTRY.get("IBE_01_A")), CHECK_ASSOCIATION) in checks
+    assert len(checks) == 54
+    assert {name for _, name in checks} == {CHECK_PROVIDERS, CHECK_COLUMNS}
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_the_association_check_is_declared_exactly_when_a_membership_is_set(
+    tmp_path: Path, env: str
+) -> None:
+    def check_names(settings: Settings) -> dict[str, int]:
+        graph = dg.Definitions.merge(
+            build_cleanrooms_defs(REGISTRY, settings),
+            dg.Definitions(
+                resources={"platform": Platform(settings, REGISTRY, catalog=FakeCatalog())}
+            ),
+        ).resolve_asset_graph()
+        counts: dict[str, int] = {}
+        for key in graph.asset_check_keys:
+            counts[key.name] = counts.get(key.name, 0) + 1
+        return counts
+
+    assert check_names(settings_for(tmp_path, env)) == {CHECK_PROVIDERS: 27, CHECK_COLUMNS: 27}
+    with_membership = settings_for(
+        tmp_path, env, cleanrooms_membership_id=MEMBERSHIP_ID, cleanrooms_role_arn=ROLE_ARN
+    )
+    assert check_names(with_membership) == {
+        CHECK_PROVIDERS: 27,
+        CHECK_COLUMNS: 27,
+        CHECK_ASSOCIATION: 27,
+    }
 
 
 # --- local profile: plan only --------------------------------------------------------------
@@ -236,7 +264,9 @@ def test_local_profile_materializes_the_exact_27_table_plan(tmp_path: Path) -> N
     assert "| create | association | ibe_01_a | acx_part_ibe_01_a |" in first["summary"]
 
 
-def test_local_default_profile_plans_no_associations_and_warns(tmp_path: Path) -> None:
+def test_local_default_profile_plans_no_associations_and_every_check_passes(
+    tmp_path: Path,
+) -> None:
     settings = settings_for(tmp_path, "local")
     run(REGISTRY, settings, CR_TABLES)
     document = json.loads(
@@ -245,12 +275,50 @@ def test_local_default_profile_plans_no_associations_and_warns(tmp_path: Path) -
     assert document["counts"]["created"] == 54
     assert "cleanrooms_membership_id is not set: no associations are desired" in document["notes"]
 
-    results = run_checks(REGISTRY, settings, FakeCatalog())
-    assert len(results) == 81
-    ibe = results[("ibe_01_a", CHECK_ASSOCIATION)]
-    assert not ibe.passed and ibe.severity == dg.AssetCheckSeverity.WARN
-    assert results[("ibe_01_a", CHECK_PROVIDERS)].passed
-    assert results[("miacs_02_a", CHECK_COLUMNS)].passed
+    # catalog empty (columns expected from the registry) and as after `make demo`
+    # (every part_* table published): no Clean Rooms check fails on the local default
+    for catalog in (FakeCatalog(), catalog_with_parts(LOCAL_DB, list(REGISTRY))):
+        results = run_checks(REGISTRY, settings, catalog)
+        assert len(results) == 54
+        assert not any(name == CHECK_ASSOCIATION for _, name in results)
+        assert [k for k, e in results.items() if not e.passed] == []
+        assert results[("ibe_01_a", CHECK_PROVIDERS)].passed
+        assert results[("miacs_02_a", CHECK_COLUMNS)].passed
+
+
+def test_local_run_summary_counts_no_clean_rooms_check_as_failed(tmp_path: Path) -> None:
+    """What `flywheel run` prints for the Clean Rooms group on the local profile."""
+    from flywheel_assets.cli import print_summary
+    from flywheel_assets.runner import run_snapshot
+
+    def summary_for(settings: Settings) -> tuple[Any, str]:
+        catalog = catalog_with_parts(LOCAL_DB, list(REGISTRY))
+        defs = dg.Definitions.merge(
+            build_cleanrooms_defs(REGISTRY, settings, client_factory=no_aws, clock=lambda: NOW),
+            dg.Definitions(resources={"platform": Platform(settings, REGISTRY, catalog=catalog)}),
+        )
+        with dg.instance_for_test() as instance:
+            summary = run_snapshot(defs, instance, SNAPSHOT, "group:clean_rooms")
+        out = io.StringIO()
+        print_summary(summary, out=out)
+        return summary, out.getvalue()
+
+    summary, printed = summary_for(settings_for(tmp_path / "default", "local"))
+    assert summary.exit_code == 0
+    assert len(summary.checks) == 54 and all(c["passed"] for c in summary.checks)
+    assert "checks: 54 passed, 0 failed" in printed and "FAILED" not in printed
+
+    # a local profile with a membership plans the associations: 81 checks, all passing
+    summary, printed = summary_for(
+        settings_for(
+            tmp_path / "member",
+            "local",
+            cleanrooms_membership_id=MEMBERSHIP_ID,
+            cleanrooms_role_arn=ROLE_ARN,
+        )
+    )
+    assert summary.exit_code == 0
+    assert "checks: 81 passed, 0 failed" in printed
 
 
 def test_local_er_plan_writes_the_schema_mapping_files(tmp_path: Path) -> None:
@@ -487,6 +555,70 @@ def test_verification_checks_report_each_kind_of_drift(tmp_path: Path) -> None:
     assert not assoc.passed
     assert assoc.metadata["found_name"].value == "part_ibe_02_a-assoc"
     assert assoc.metadata["expected_name"].value == "acx_part_ibe_02_a"
+
+
+def test_association_check_fails_on_dev_when_the_membership_has_no_association(
+    tmp_path: Path,
+) -> None:
+    missing, named = REGISTRY.get("IBE_01_A"), REGISTRY.get("IBE_02_A")
+    tables = Registry((missing, named))
+    stored = [
+        configured_table(t.part_table, t.all_columns, DEV_DB, custom=dict(CUSTOM))
+        for t in (missing, named)
+    ]
+    associations = [association(f"acx_{named.part_table}", ct_id(named.part_table))]
+    client = boto3.client("cleanrooms", region_name="us-east-1")
+    stub = Stubber(client)
+    stub_cleanrooms_reads(stub, stored, associations, [t.part_table for t in tables])
+    with stub:
+        results = run_checks(
+            tables,
+            aws_settings(tmp_path),
+            catalog_with_parts(DEV_DB, list(tables)),
+            {"cleanrooms": client}.__getitem__,
+        )
+    stub.assert_no_pending_responses()
+
+    assert len(results) == 6
+    absent = results[("ibe_01_a", CHECK_ASSOCIATION)]
+    assert not absent.passed and absent.severity == dg.AssetCheckSeverity.ERROR
+    assert absent.metadata["found_name"].value == "(no association)"
+    assert absent.metadata["expected_name"].value == "acx_part_ibe_01_a"
+    assert absent.metadata["membership_id"].value == MEMBERSHIP_ID
+    assert "applicable" not in absent.metadata
+    assert results[("ibe_01_a", CHECK_PROVIDERS)].passed
+    assert results[("ibe_01_a", CHECK_COLUMNS)].passed
+    well_named = results[("ibe_02_a", CHECK_ASSOCIATION)]
+    assert well_named.passed
+    assert well_named.metadata["found_name"].value == "acx_part_ibe_02_a"
+
+
+def test_association_check_is_not_applicable_when_the_run_has_no_membership(
+    tmp_path: Path,
+) -> None:
+    """Definitions built with a membership, run settings without one: passed, not failed."""
+    ibe = REGISTRY.get("IBE_01_A")
+    tables = Registry((ibe,))
+    declared = settings_for(
+        tmp_path, "local", cleanrooms_membership_id=MEMBERSHIP_ID, cleanrooms_role_arn=ROLE_ARN
+    )
+    running = settings_for(tmp_path, "local")
+    defs = dg.Definitions.merge(
+        build_cleanrooms_defs(tables, declared, client_factory=no_aws),
+        dg.Definitions(
+            resources={"platform": Platform(running, tables, catalog=FakeCatalog())},
+            jobs=[dg.define_asset_job("verify", selection=dg.AssetSelection.all_asset_checks())],
+        ),
+    )
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("verify").execute_in_process(instance=instance)
+    results = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assoc = results[CHECK_ASSOCIATION]
+    assert assoc.passed
+    assert assoc.metadata["applicable"].value is False
+    assert assoc.description == (
+        "not applicable: cleanrooms_membership_id is not set: no association is desired"
+    )
 
 
 # --- report ----------------------------------------------------------------------------------

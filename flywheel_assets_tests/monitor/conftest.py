@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flywheel_assets import layout
+from flywheel_assets.builds import served_build
 from flywheel_assets.checks.probe import TableEvaluation, TableMonitor, monitor_check_names
 from flywheel_assets.checks.rules import RuleResult
 from flywheel_assets.platform import Platform
@@ -28,7 +29,7 @@ from flywheel_assets.runner import RunSummary
 from flywheel_assets_tests.conftest import make_settings
 from flywheel_assets_tests.pipeline_helpers import run_pipeline
 from glue_jobs.registry import TableSpec
-from glue_jobs.transforms import Manifest
+from glue_jobs.transforms import MANIFEST_NAME, Manifest
 
 SNAPSHOT = "2025-01-15"
 ROWS = 600
@@ -65,11 +66,24 @@ class Built:
     def table(self, slug: str) -> TableSpec:
         return self.platform.registry.get(slug)
 
-    def snapshot_dir(self, slug: str) -> Path:
-        prefix = layout.dataset_snapshot_prefix(
-            self.platform.settings, "split_part", self.table(slug), SNAPSHOT
+    def served_build(self, slug: str) -> str:
+        platform = self.platform
+        build = served_build(platform.catalog.get_table(platform.database, f"part_{slug}"))
+        assert build is not None
+        return build
+
+    def snapshot_prefix(self, slug: str) -> str:
+        """The build directory ``part_<slug>`` serves."""
+        return layout.dataset_build_prefix(
+            self.platform.settings,
+            "split_part",
+            self.table(slug),
+            SNAPSHOT,
+            self.served_build(slug),
         )
-        return self.platform.lake.path(prefix)  # type: ignore[attr-defined]
+
+    def snapshot_dir(self, slug: str) -> Path:
+        return self.platform.lake.path(self.snapshot_prefix(slug))  # type: ignore[attr-defined]
 
     def bucket_file(self, slug: str, bucket: int) -> Path:
         (path,) = (self.snapshot_dir(slug) / f"id_bucket={bucket}").glob("*.parquet")
@@ -113,8 +127,7 @@ def failing(evaluation: TableEvaluation) -> dict[str, RuleResult]:
 
 
 def bucket_rows(built: Built, slug: str) -> dict[int, int]:
-    settings = built.platform.settings
-    key = layout.manifest_key(settings, "split_part", built.table(slug), SNAPSHOT)
+    key = built.snapshot_prefix(slug) + MANIFEST_NAME
     manifest = Manifest.from_json(built.platform.lake.read_text(key))
     return {int(b): n for b, n in manifest.bucket_rows.items()}
 

@@ -8,7 +8,9 @@ from typing import Any
 from flywheel_assets import layout
 from flywheel_assets.adapters.local_lake import LocalLake
 from flywheel_assets.checks import rules
-from flywheel_assets.checks.probe import AUDIT_CHECKS, audit_dataset
+from flywheel_assets.builds import read_audit
+from flywheel_assets.checks.audit import INTEGRITY_CHECKS, audit_build, audit_checks
+from flywheel_assets.config.thresholds import DriftThresholds
 from flywheel_assets.platform import Platform
 from flywheel_assets.ports.catalog import TableDefinition
 from flywheel_assets.ports.sql import SqlPort
@@ -16,6 +18,13 @@ from flywheel_assets_tests.conftest import make_settings
 from glue_jobs.transforms import Manifest
 
 SNAPSHOT = "2025-01-15"
+BUILD = "20250115T000000Z-abcd1234"
+AUDIT_CHECKS = INTEGRITY_CHECKS["split_part"]
+
+
+def audit_dataset(platform, table, snapshot):
+    """The split_part audit as the Dagster check runs it (default thresholds)."""
+    return audit_build(platform, "split_part", table, snapshot, DriftThresholds())
 
 
 class RecordingCatalog:
@@ -27,6 +36,9 @@ class RecordingCatalog:
 
     def drop_table(self, database: str, name: str) -> None:
         self.calls.append(("drop", f"{database}.{name}"))
+
+    def get_table(self, database: str, name: str):
+        return None  # nothing in service: the drift rules see a first snapshot
 
 
 class RecordingSql(SqlPort):
@@ -51,7 +63,7 @@ def written_snapshot(tmp_path, small_registry, rows: int, raw_rows: int, dropped
     settings = make_settings(tmp_path, env="dev")
     lake = LocalLake(tmp_path / "lake")
     table = small_registry.get("ibe_01_a")
-    prefix = layout.dataset_snapshot_prefix(settings, "split_part", table, SNAPSHOT)
+    prefix = layout.dataset_build_prefix(settings, "split_part", table, SNAPSHOT, BUILD)
     for bucket in range(settings.bucket_count):
         lake.write_text(f"{prefix}id_bucket={bucket}/part-0.parquet", "x")
     manifest = Manifest(
@@ -64,9 +76,14 @@ def written_snapshot(tmp_path, small_registry, rows: int, raw_rows: int, dropped
         duplicates_dropped=dropped,
         target_files=1,
         columns=[["customer_user_id", "string"]],
+        files=settings.bucket_count,
+        bytes=settings.bucket_count,
+        column_nulls={"customer_user_id": 0},
+        key_sketch=[1, 2, 3],
+        sketch_k=4096,
     )
     lake.write_text(
-        layout.manifest_key(settings, "split_part", table, SNAPSHOT), manifest.to_json()
+        layout.manifest_key(settings, "split_part", table, SNAPSHOT, BUILD), manifest.to_json()
     )
     return settings, lake, table, prefix
 
@@ -79,11 +96,13 @@ def test_audit_reads_the_directory_through_a_temporary_projection_table(tmp_path
 
     results = {r.check: r for r in audit_dataset(platform, table, SNAPSHOT)}
 
-    assert list(results) == list(AUDIT_CHECKS)
+    assert list(results) == list(audit_checks("split_part"))
     assert [c for c, r in results.items() if not r.passed] == [rules.CHECK_PK_DUPES]
+    record = read_audit(lake, settings, "split_part", table, SNAPSHOT, BUILD)
+    assert not record.passed and record.failed_checks == [rules.CHECK_PK_DUPES]
     assert results[rules.CHECK_PK_DUPES].examples == ("CU1 (2 rows)",)
     (kind, staged), (drop, dropped) = catalog.calls
-    name = f"{settings.glue_database}.audit_ibe_01_a_20250115"
+    name = f"{settings.glue_database}.audit_split_part_ibe_01_a_20250115"
     assert (kind, drop, dropped) == ("publish", "drop", name)
     assert [c.name for c in staged.columns] == ["customer_user_id"]  # the key column only
     assert staged.location == lake.uri(prefix) and staged.partitions == {}
@@ -103,9 +122,14 @@ def test_audit_fails_without_a_manifest(tmp_path, small_registry):
         sql=RecordingSql({}),
     )
     results = audit_dataset(platform, small_registry.get("ibe_01_a"), SNAPSHOT)
-    assert [r.check for r in results] == list(AUDIT_CHECKS)
+    assert [r.check for r in results] == list(audit_checks("split_part"))
     assert all(not r.passed and r.severity is rules.Severity.ERROR for r in results)
     assert "the snapshot was not written" in results[0].summary
+    assert not lake_has_audit(platform)
+
+
+def lake_has_audit(platform) -> bool:
+    return any(o.key.endswith("_flywheel_audit.json") for o in platform.lake.list_objects(""))
 
 
 def test_row_count_audit_catches_lost_rows(tmp_path, small_registry):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from flywheel_assets.checks import rules
-from flywheel_assets.checks.probe import AUDIT_CHECKS, monitor_check_names
+from flywheel_assets.checks.audit import audit_checks
+from flywheel_assets.checks.probe import monitor_check_names
 from flywheel_assets_tests.monitor.conftest import ROWS, SNAPSHOT, TABLES
 
 
@@ -14,9 +15,10 @@ def test_healthy_snapshot_passes_every_audit_and_monitor_check(built):
     assert summary.exit_code == 0, summary.to_json()
     checks = {(c["asset"], c["name"]): c for c in summary.checks}
     for slug in TABLES:
-        for name in AUDIT_CHECKS:
-            check = checks[(f"split_part/{slug}", name)]
-            assert check["passed"], check
+        for kind in ("split_part", "split_cluster"):
+            for name in audit_checks(kind):
+                check = checks[(f"{kind}/{slug}", name)]
+                assert check["passed"], check
         for name in monitor_check_names(built.platform.settings):
             check = checks[(f"part_{slug}", name)]
             assert check["passed"], check
