@@ -69,13 +69,18 @@ class AuditRecord:
     failed_checks: list[str] = field(default_factory=list)
     accepted_drift: bool = False
     run_id: str = ""
+    # the drift figures against the month that was in service, and the drift alert
+    # lines: the monitor report shows them for the snapshot's newest build
+    drift: dict[str, float | int | str | bool | None] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> AuditRecord:
-        return cls(**json.loads(text))
+        doc = json.loads(text)
+        return cls(**{k: v for k, v in doc.items() if k in cls.__dataclass_fields__})
 
 
 def audit_key(settings: Settings, kind: str, table: TableSpec, snapshot: str, build: str) -> str:

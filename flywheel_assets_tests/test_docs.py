@@ -73,6 +73,7 @@ def test_runbook_covers_every_alert_check_and_automation_object():
         *(s.name for s in defs.sensors),
         *(s.name for s in defs.schedules),
         "snapshot_pipeline",
+        "snapshot_build",
         "monitor_checks",
         "retention_job",
     ]

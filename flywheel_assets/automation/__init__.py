@@ -2,6 +2,10 @@
 retention and declarative automation of the catalog tables. See ``docs/automation.md``.
 """
 
-from flywheel_assets.automation.defs import SNAPSHOT_JOB_NAME, build_automation_defs
+from flywheel_assets.automation.defs import (
+    BUILD_JOB_NAME,
+    SNAPSHOT_JOB_NAME,
+    build_automation_defs,
+)
 
-__all__ = ["SNAPSHOT_JOB_NAME", "build_automation_defs"]
+__all__ = ["BUILD_JOB_NAME", "SNAPSHOT_JOB_NAME", "build_automation_defs"]

@@ -16,7 +16,11 @@ from flywheel_assets.automation.conditions import automation_sensor
 from flywheel_assets.automation.monitor_schedule import MONITOR_JOB_NAME, build_monitor_schedule
 from flywheel_assets.automation.raw_sensor import build_raw_snapshot_sensor
 from flywheel_assets.automation.retention import retention_job
-from flywheel_assets.automation.selection import SNAPSHOT_PARTITIONED, monitor_selection
+from flywheel_assets.automation.selection import (
+    SNAPSHOT_PARTITIONED,
+    SPLIT_DATASETS,
+    monitor_selection,
+)
 from flywheel_assets.config.settings import Settings
 from glue_jobs.registry import Registry
 
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
     )
 
 SNAPSHOT_JOB_NAME = "snapshot_pipeline"
+BUILD_JOB_NAME = "snapshot_build"
 
 
 def snapshot_pipeline_job() -> "UnresolvedAssetJobDefinition":
@@ -33,11 +38,26 @@ def snapshot_pipeline_job() -> "UnresolvedAssetJobDefinition":
         SNAPSHOT_JOB_NAME,
         selection=SNAPSHOT_PARTITIONED,
         description=(
-            "Every snapshot_dt-partitioned asset for one snapshot: split, audit, publish. "
-            "Launched by raw_snapshot_sensor; launch it by hand for any partition to "
-            "rebuild that snapshot (the reference's --SNAPSHOT_DT override)."
+            "Every snapshot_dt-partitioned asset for one snapshot in one run: split, audit, "
+            "publish. Launch it by hand for any partition to rebuild that snapshot (the "
+            "reference's --SNAPSHOT_DT override); a table blocked by its audit shows as "
+            "not materialized in that run (snapshot_build + automation avoids that)."
         ),
         tags={"flywheel/kind": "pipeline"},
+    )
+
+
+def snapshot_build_job() -> "UnresolvedAssetJobDefinition":
+    return dg.define_asset_job(
+        BUILD_JOB_NAME,
+        selection=SPLIT_DATASETS,
+        description=(
+            "Write and audit one snapshot: every split_part/* and split_cluster/* dataset "
+            "with its blocking audits. Launched by raw_snapshot_sensor; the catalog tables "
+            "follow through automation_condition_sensor only where the audits passed, so "
+            "a blocked table is never planned and its page keeps the month it serves."
+        ),
+        tags={"flywheel/kind": "build"},
     )
 
 
@@ -54,7 +74,8 @@ def monitor_job(registry: Registry) -> "UnresolvedAssetJobDefinition":
 
 
 def build_automation_defs(registry: Registry, settings: Settings) -> dg.Definitions:
-    """Jobs ``snapshot_pipeline``, ``monitor_checks``, ``retention_job``; sensors
+    """Jobs ``snapshot_pipeline``, ``snapshot_build``, ``monitor_checks``,
+    ``retention_job``; sensors
     ``raw_snapshot_sensor``, ``automation_condition_sensor``, ``run_failure_alerts``,
     ``check_failure_alerts``; schedule ``monitor_schedule``.
 
@@ -64,11 +85,12 @@ def build_automation_defs(registry: Registry, settings: Settings) -> dg.Definiti
     sensor_status = dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
     schedule_status = dg.DefaultScheduleStatus.RUNNING if on else dg.DefaultScheduleStatus.STOPPED
     pipeline = snapshot_pipeline_job()
+    build = snapshot_build_job()
     monitor = monitor_job(registry)
     return dg.Definitions(
-        jobs=[pipeline, monitor, retention_job],
+        jobs=[pipeline, build, monitor, retention_job],
         sensors=[
-            build_raw_snapshot_sensor(pipeline, registry, default_status=sensor_status),
+            build_raw_snapshot_sensor(build, registry, default_status=sensor_status),
             automation_sensor(default_status=sensor_status),
             build_run_failure_sensor(),
             build_check_failure_sensor(),

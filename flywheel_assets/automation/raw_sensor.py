@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import dagster as dg
 
-from flywheel_assets.automation.selection import keys_for_sources
+from flywheel_assets.automation.selection import SPLIT_DATASETS, keys_for_sources
 from flywheel_assets.config.settings import Settings
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
 from flywheel_assets.platform import Platform
@@ -268,7 +268,8 @@ def build_raw_snapshot_sensor(
         default_status=default_status,
         description=(
             "Watches the raw infobase and addressable roots for complete snapshot_dt=D/ "
-            "folders; registers each as a snapshot_dt partition and runs the pipeline."
+            "folders; registers each as a snapshot_dt partition and runs snapshot_build "
+            "(write + audit); automation_condition_sensor publishes what passed."
         ),
     )
     def raw_snapshot_sensor(
@@ -288,7 +289,7 @@ def build_raw_snapshot_sensor(
             if graph is None:
                 context.log.warning("no repository definition: running the whole pipeline")
                 return None
-            return keys_for_sources(graph, registry, sources)
+            return keys_for_sources(graph, registry, sources, within=SPLIT_DATASETS)
 
         requests = run_requests_for(plan, asset_keys_for)
         for request in requests:

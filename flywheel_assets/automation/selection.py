@@ -22,6 +22,8 @@ MONITOR_REPORT_KEY = dg.AssetKey(["monitor_report"])
 # Catalog tables: part_* (incl. their *_er views), ext_* and bucketed_*. Wildcards
 # resolve to nothing instead of failing when a pipeline is not part of the build.
 CATALOG_TABLES = dg.AssetSelection.from_string("key:part_* or key:ext_* or key:bucketed_*")
+# The audited datasets: what a snapshot build writes and audits before anything publishes.
+SPLIT_DATASETS = dg.AssetSelection.from_string("key:split_part/* or key:split_cluster/*")
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,18 @@ def monitor_selection(registry: Registry) -> dg.AssetSelection:
 
 
 def keys_for_sources(
-    asset_graph: "BaseAssetGraph", registry: Registry, sources: Iterable[str]
+    asset_graph: "BaseAssetGraph",
+    registry: Registry,
+    sources: Iterable[str],
+    within: dg.AssetSelection = SNAPSHOT_PARTITIONED,
 ) -> list[dg.AssetKey]:
-    """The snapshot pipeline's assets that only need raw data of ``sources``.
+    """The assets of ``within`` (a job's selection) that only need raw data of ``sources``.
 
     Everything downstream of the split outputs of the *other* sources' tables is left
     out, so a snapshot delivered by one feed can be built without failing on the other.
     """
     wanted = set(sources)
-    all_keys = SNAPSHOT_PARTITIONED.resolve(asset_graph)
+    all_keys = within.resolve(asset_graph)
     roots = [
         key
         for table in registry

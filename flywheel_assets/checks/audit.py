@@ -56,6 +56,15 @@ INTEGRITY_CHECKS = {
     ),
 }
 SERVING_TABLE = {"split_part": "part_table", "split_cluster": "ext_table"}
+# drift figures kept in the audit record (and shown by the monitor report)
+DRIFT_FIGURES = (
+    "row_count_change_pct",
+    "key_retention_pct",
+    "max_null_rise_points",
+    "columns_added",
+    "columns_removed",
+    "columns_retyped",
+)
 
 
 def audit_checks(kind: str) -> tuple[str, ...]:
@@ -145,6 +154,29 @@ def served_manifest(platform: Platform, kind: str, table: TableSpec) -> Manifest
             target_files=0,
             columns=[[c.name, c.type] for c in info.columns],
         )
+
+
+def drift_metadata(
+    platform: Platform, kind: str, table: TableSpec, manifest: Manifest
+) -> dict[str, float | int]:
+    """Numeric figures of a new build against the month in service, for the dataset's
+    materialization metadata (the UI plots them per partition). The blocking verdict on
+    them is the audit's; this is what a reader scanning the asset page sees."""
+    new = drift.SnapshotFigures.from_manifest(manifest)
+    figures: dict[str, float | int] = {
+        "null_columns": sum(1 for c, _ in manifest.columns if new.entirely_null(c)),
+    }
+    served = served_manifest(platform, kind, table)
+    if served is None:
+        return figures
+    old = drift.SnapshotFigures.from_manifest(served)
+    change = drift.row_count_change_pct(old.row_count, new.row_count)
+    retention = drift.estimate_retention(old, new)
+    if change is not None and old.row_count >= 0:
+        figures["row_count_change_pct"] = round(change, 2)
+    if retention is not None:
+        figures["key_retention_pct"] = round(100 * retention, 2)
+    return figures
 
 
 def _integrity(
@@ -241,6 +273,13 @@ def audit_build(
 
     results += _guarded(drift.DRIFT_CHECKS, label, compare)
     failed = [r.check for r in results if blocks(r)]
+    kept = {
+        name: r.figures[name]
+        for r in results
+        if r.check in drift.DRIFT_CHECKS
+        for name in DRIFT_FIGURES
+        if name in r.figures
+    }
     record = builds.AuditRecord(
         dataset=label,
         snapshot_dt=snapshot,
@@ -250,6 +289,8 @@ def audit_build(
         failed_checks=failed,
         accepted_drift=any(r.figures.get("drift_accepted") for r in results),
         run_id=run_id,
+        drift=kept,
+        alerts=[a for r in results if r.check in drift.DRIFT_CHECKS for a in r.alerts],
     )
     lake.write_text(builds.audit_key(settings, kind, table, snapshot, build), record.to_json())
     return results

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from flywheel_assets import builds, layout
+from flywheel_assets.builds import AuditRecord
 from flywheel_assets.checks import rules
 from flywheel_assets.checks.rules import RuleResult, Severity
 from flywheel_assets.checks.sql import (
@@ -128,13 +129,17 @@ class TableEvaluation:
     location: str
     checked_at: str
     results: tuple[RuleResult, ...]
+    audit: AuditRecord | None = None  # the snapshot's newest split_part build's audit
 
     def get(self, check: str) -> RuleResult | None:
         return next((r for r in self.results if r.check == check), None)
 
     @property
     def alerts(self) -> list[str]:
-        return [a for r in self.results for a in r.alerts]
+        """The rules' alert lines, then the drift audit's (a blocked or accepted month
+        is named in the report and its alert, not only in the check failure alert)."""
+        drifted = list(self.audit.alerts) if self.audit is not None else []
+        return [a for r in self.results for a in r.alerts] + drifted
 
 
 def _guarded(
@@ -381,4 +386,16 @@ class TableMonitor:
             location=info.location if info is not None else "",
             checked_at=iso_utc(self.now),
             results=tuple(results),
+            audit=self.audit(),
         )
+
+    def audit(self) -> AuditRecord | None:
+        """The audit of the snapshot's newest build (None: none written or audited)."""
+        settings, lake = self.settings, self.platform.lake
+        try:
+            build = builds.latest_build(lake, settings, "split_part", self.table, self.snapshot)
+            if build is None:
+                return None
+            return builds.read_audit(lake, settings, "split_part", self.table, self.snapshot, build)
+        except Exception:  # noqa: BLE001 - the report still lists the table's rules
+            return None

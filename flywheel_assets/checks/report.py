@@ -20,6 +20,16 @@ from flywheel_assets.checks.probe import TableEvaluation, iso_utc
 from flywheel_assets.config.settings import Settings
 
 REPORT_BASENAME = "omc_monitor_report"
+DRIFT_FIELDS = (
+    "drift_audit_passed",
+    "drift_accepted",
+    "row_count_change_pct",
+    "key_retention_pct",
+    "max_null_rise_points",
+    "columns_added",
+    "columns_removed",
+    "columns_retyped",
+)
 TABLE_FIELDS = (
     "table",
     "location",
@@ -36,6 +46,8 @@ TABLE_FIELDS = (
     "pk_dupes",
     "file_issues_sample",
     "checked_at",
+    # after the reference's columns: the drift audit of the snapshot's newest build
+    *DRIFT_FIELDS,
 )
 
 
@@ -77,7 +89,17 @@ def table_row(evaluation: TableEvaluation) -> dict[str, Any]:
         "pk_dupes": _figure(evaluation, rules.CHECK_PK_DUPES, "pk_dupes"),
         "file_issues_sample": _figure(evaluation, rules.CHECK_FILE_SIZE, "file_issues_sample", ""),
         "checked_at": evaluation.checked_at,
+        **drift_row(evaluation),
     }
+
+
+def drift_row(evaluation: TableEvaluation) -> dict[str, Any]:
+    """The drift columns: empty when the snapshot has no audited build."""
+    audit = evaluation.audit
+    if audit is None:
+        return dict.fromkeys(DRIFT_FIELDS)
+    row = {"drift_audit_passed": audit.passed, "drift_accepted": audit.accepted_drift}
+    return {name: row.get(name, audit.drift.get(name)) for name in DRIFT_FIELDS}
 
 
 def build_report(

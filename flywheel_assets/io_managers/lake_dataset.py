@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import dagster as dg
 
 from flywheel_assets import builds, layout
+from flywheel_assets.checks.audit import drift_metadata
 from flywheel_assets.platform import Platform
 from glue_jobs.registry import TableSpec
 from glue_jobs.transforms import MANIFEST_NAME, Manifest, write_snapshot_table
@@ -101,7 +102,11 @@ class LakeDatasetIOManager(dg.IOManager):
         # written when a table is published, after the audit (assets/catalog_table.py).
         lake.write_text(prefix + MANIFEST_NAME, manifest.to_json())
         context.add_output_metadata(
-            {**dataset_metadata(manifest, manifest.location), "dagster/table_name": obj.table.name}
+            {
+                **dataset_metadata(manifest, manifest.location),
+                **drift_metadata(self.platform, obj.kind, obj.table, manifest),
+                "dagster/table_name": obj.table.name,
+            }
         )
 
     def load_input(self, context: dg.InputContext) -> Manifest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from flywheel_assets.automation.conditions import AUTOMATION_SENSOR_NAME
-from flywheel_assets.automation.defs import SNAPSHOT_JOB_NAME
+from flywheel_assets.automation.defs import BUILD_JOB_NAME, SNAPSHOT_JOB_NAME
 from flywheel_assets.automation.monitor_schedule import MONITOR_JOB_NAME, MONITOR_SCHEDULE_NAME
 from flywheel_assets.automation.raw_sensor import RAW_SENSOR_NAME
 from flywheel_assets.automation.retention import RETENTION_JOB_NAME
@@ -29,7 +29,7 @@ def test_definitions_expose_sensors_schedule_and_jobs():
     schedule = defs.resolve_schedule_def(MONITOR_SCHEDULE_NAME)
     assert schedule.cron_schedule == "0 6 * * *"
     assert schedule.job_name == MONITOR_JOB_NAME
-    for name in (SNAPSHOT_JOB_NAME, MONITOR_JOB_NAME, RETENTION_JOB_NAME):
+    for name in (SNAPSHOT_JOB_NAME, BUILD_JOB_NAME, MONITOR_JOB_NAME, RETENTION_JOB_NAME):
         assert defs.resolve_job_def(name).name == name
 
 

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from flywheel_assets.adapters.local_lake import LocalLake
-from flywheel_assets.automation import SNAPSHOT_JOB_NAME
+from flywheel_assets.automation import BUILD_JOB_NAME
 from flywheel_assets.automation.raw_sensor import (
     RAW_SENSOR_NAME,
     SNAPSHOT_TAG,
@@ -18,7 +18,7 @@ from flywheel_assets.automation.raw_sensor import (
     plan_tick,
 )
 from flywheel_assets.definitions import build_definitions
-from flywheel_assets.keys import part_key, split_part_key
+from flywheel_assets.keys import part_key, split_cluster_key, split_part_key
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
 from flywheel_assets.platform import Platform
 
@@ -78,7 +78,7 @@ def test_first_tick_launches_complete_snapshot_and_waits_for_the_rest(mixed_lake
 
     assert [(r.run_key, r.partition_key) for r in result.run_requests] == [(A, A)]
     request = result.run_requests[0]
-    assert request.asset_selection is None  # the whole snapshot_pipeline job
+    assert request.asset_selection is None  # the whole snapshot_build job
     assert request.tags[SNAPSHOT_TAG] == A
     assert added_partitions(result) == [A]
     cursor = json.loads(result.cursor)
@@ -183,15 +183,16 @@ def test_sources_are_built_separately_when_not_all_are_required(lake_platform, i
     selected = set(first.run_requests[0].asset_selection)
     ibe = platform.registry.get("IBE_01_A")
     addressable = platform.registry.get("addressable_ids")
-    assert {split_part_key(ibe), part_key(ibe)} <= selected
-    assert not {split_part_key(addressable), part_key(addressable)} & selected
+    assert {split_part_key(ibe), split_cluster_key(ibe)} <= selected
+    assert not {split_part_key(addressable), split_cluster_key(addressable)} & selected
+    assert part_key(ibe) not in selected  # published by automation once audited
     assert json.loads(first.cursor)["partial"] == {A: [INFOBASE]}
 
     put_snapshot(platform, ADDRESSABLE, A)
     second = tick(platform, instance, first.cursor)
     assert [r.run_key for r in second.run_requests] == [f"{A}:{ADDRESSABLE}"]
-    assert part_key(addressable) in set(second.run_requests[0].asset_selection)
-    assert part_key(ibe) not in set(second.run_requests[0].asset_selection)
+    assert split_part_key(addressable) in set(second.run_requests[0].asset_selection)
+    assert split_part_key(ibe) not in set(second.run_requests[0].asset_selection)
     assert json.loads(second.cursor)["partial"] == {}
 
 
@@ -289,7 +290,12 @@ def test_cursor_round_trips():
     assert SensorCursor.from_json(None) is None
 
 
-def test_the_sensor_targets_the_snapshot_pipeline_job(lake_platform):
+def test_the_sensor_targets_the_write_and_audit_job(lake_platform):
+    """The sensor writes and audits; publishing follows only where audits passed
+    (automation), so a blocked table is never planned in the sensor's run."""
     defs = defs_for(lake_platform())
     sensor = defs.resolve_sensor_def(RAW_SENSOR_NAME)
-    assert sensor.job_name == SNAPSHOT_JOB_NAME
+    assert sensor.job_name == BUILD_JOB_NAME
+    job = defs.resolve_job_def(BUILD_JOB_NAME)
+    selected = job.asset_layer.selected_asset_keys
+    assert selected and all(k.path[0] in ("split_part", "split_cluster") for k in selected)

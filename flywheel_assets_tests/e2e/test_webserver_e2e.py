@@ -5,7 +5,11 @@
    a snapshot through GraphQL, exactly as the UI's "Materialize" does: the run is queued,
    dequeued by the daemon and executed (Spark) in a subprocess by the run launcher;
 3. headless Chromium renders the lineage around ``part_ibe_01_a`` and its checks page;
-   screenshots land in ``build/e2e/``.
+   screenshots land in ``build/e2e/``;
+4. a defective month (null keys in one raw file) goes through ``snapshot_build``, the
+   raw sensor's write-and-audit job: the audit blocks, and the page of ``part_ibe_01_a``
+   still shows the month it serves with its checks passed, not a failed
+   materialization (screenshot ``blocked_part_ibe_01_a.png``).
 
 Marker ``e2e`` (deselected by default); ``make e2e`` runs it. Needs Java, a Chromium
 (``FLYWHEEL_E2E_CHROMIUM`` or ``chromium`` on PATH) and the ``playwright`` package; skipped
@@ -34,6 +38,7 @@ from flywheel_assets_tests.e2e.stack import (
 pytestmark = pytest.mark.e2e
 
 SNAPSHOT = "2025-01-15"
+BLOCKED = "2025-02-15"  # a defective delivery the audit must stop
 ROWS = 1000  # distinct keys in the sample snapshot (plus ~0.5% exact duplicates)
 SELECTION = (dg.AssetKey(["split_part", "ibe_01_a"]), dg.AssetKey(["part_ibe_01_a"]))
 ARTIFACTS = REPO / "build" / "e2e"
@@ -81,6 +86,48 @@ def key_of(node: dict[str, Any]) -> dg.AssetKey:
     return dg.AssetKey(node["assetKey"]["path"])
 
 
+def add_partition(stack: DagsterStack, snapshot: str) -> None:
+    added = stack.query(
+        ADD_PARTITION,
+        partitionKey=snapshot,
+        partitionsDefName=SNAPSHOT_PARTITIONS.name,
+        repositorySelector=REPOSITORY_SELECTOR,
+    )["addDynamicPartition"]
+    assert added["__typename"] in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError")
+
+
+def launch_and_wait(
+    stack: DagsterStack, job: str, keys: tuple[dg.AssetKey, ...], snapshot: str
+) -> tuple[str, str | None, float]:
+    """Launch ``keys`` of ``job`` for ``snapshot`` as the UI does; wait for the end."""
+    add_partition(stack, snapshot)
+    launched = stack.query(
+        LAUNCH_RUN,
+        executionParams={
+            "selector": {
+                **REPOSITORY_SELECTOR,
+                "jobName": job,
+                "assetSelection": [{"path": k.path} for k in keys],
+            },
+            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": snapshot}]},
+        },
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    status, started = None, time.monotonic()
+    while time.monotonic() - started < RUN_TIMEOUT:
+        status = stack.query(RUN_STATUS, runId=run_id)["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(3)
+    return run_id, status, time.monotonic() - started
+
+
+def run_tail(stack: DagsterStack, run_id: str) -> str:
+    events = stack.query(RUN_LOGS, runId=run_id)["logsForRun"].get("events", [])
+    return "\n".join(e.get("message", "") for e in events[-15:])
+
+
 def test_graphql_serves_every_asset_check_sensor_and_schedule(stack, defs):
     data = stack.query(CATALOG, repositorySelector=REPOSITORY_SELECTOR)
     graph = defs.resolve_asset_graph()
@@ -106,39 +153,10 @@ def test_graphql_serves_every_asset_check_sensor_and_schedule(stack, defs):
 
 
 def test_materialize_small_selection_through_graphql(stack):
-    added = stack.query(
-        ADD_PARTITION,
-        partitionKey=SNAPSHOT,
-        partitionsDefName=SNAPSHOT_PARTITIONS.name,
-        repositorySelector=REPOSITORY_SELECTOR,
-    )["addDynamicPartition"]
-    assert added["__typename"] in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError")
-
-    launched = stack.query(
-        LAUNCH_RUN,
-        executionParams={
-            "selector": {
-                **REPOSITORY_SELECTOR,
-                "jobName": "__ASSET_JOB",
-                "assetSelection": [{"path": k.path} for k in SELECTION],
-            },
-            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": SNAPSHOT}]},
-        },
-    )["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
-
-    status, started = None, time.monotonic()
-    while time.monotonic() - started < RUN_TIMEOUT:
-        status = stack.query(RUN_STATUS, runId=run_id)["runOrError"]["status"]
-        if status in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
-        time.sleep(3)
+    run_id, status, seconds = launch_and_wait(stack, "__ASSET_JOB", SELECTION, SNAPSHOT)
     if status != "SUCCESS":
-        events = stack.query(RUN_LOGS, runId=run_id)["logsForRun"].get("events", [])
-        tail = "\n".join(e.get("message", "") for e in events[-15:])
-        pytest.fail(f"run {run_id} ended {status} after {time.monotonic() - started:.0f}s:\n{tail}")
-    print(f"run {run_id}: SUCCESS in {time.monotonic() - started:.0f}s")
+        pytest.fail(f"run {run_id} ended {status} after {seconds:.0f}s:\n{run_tail(stack, run_id)}")
+    print(f"run {run_id}: SUCCESS in {seconds:.0f}s")
 
     nodes = stack.query(ASSET_RESULTS, assetKeys=[{"path": k.path} for k in SELECTION])
     by_key = {key_of(n): n for n in nodes["assetNodes"]}
@@ -199,6 +217,68 @@ def test_browser_shows_lineage_and_checks(stack):
                 assert page.get_by_text("Join the Dagster community").count() == 0
                 page.screenshot(path=str(ARTIFACTS / name))
                 assert (ARTIFACTS / name).stat().st_size > 10_000
+        finally:
+            browser.close()
+
+
+def deliver_defective_month(stack: DagsterStack) -> None:
+    """Month BLOCKED from the same population, every key of its second raw file null."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from flywheel_assets.adapters.local_lake import LocalLake
+    from flywheel_assets.config.registry import load_registry
+    from flywheel_assets.layout import raw_snapshot_prefix
+    from flywheel_assets.sample_data import RAW_KEY_COLUMN, write_sample_snapshot
+
+    settings = load_settings("local", environ=stack.env)
+    lake = LocalLake(settings.lake_root)
+    write_sample_snapshot(settings, load_registry(), lake, BLOCKED, ROWS)
+    prefix = raw_snapshot_prefix(settings, "infobase_attributes", BLOCKED)
+    path = sorted(lake.path(prefix).glob("*.parquet"))[-1]
+    data = pq.read_table(path)
+    index = data.schema.get_field_index(RAW_KEY_COLUMN)
+    nulls = pa.nulls(data.num_rows, pa.string())
+    pq.write_table(data.set_column(index, data.schema.field(index), nulls), path)
+
+
+def test_a_blocked_month_leaves_the_served_table_page_truthful(stack):
+    """The raw sensor's job writes and audits only; the audit blocks the defective month,
+    so part_ibe_01_a is never planned: its page keeps the month it serves and its
+    passed checks (no failed materialization, no "Execution failed")."""
+    from playwright.sync_api import sync_playwright
+
+    served = stack.query(ASSET_RESULTS, assetKeys=[{"path": SELECTION[1].path}])
+    (before,) = served["assetNodes"][0]["assetMaterializations"]
+    deliver_defective_month(stack)
+    run_id, status, _ = launch_and_wait(stack, "snapshot_build", SELECTION[:1], BLOCKED)
+    assert status == "FAILURE", run_tail(stack, run_id)
+
+    nodes = stack.query(ASSET_RESULTS, assetKeys=[{"path": k.path} for k in SELECTION])
+    by_key = {key_of(n): n for n in nodes["assetNodes"]}
+    (after,) = by_key[SELECTION[1]]["assetMaterializations"]
+    assert (after["runId"], after["partition"]) == (before["runId"], SNAPSHOT)
+    for check in by_key[SELECTION[1]]["assetChecksOrError"]["checks"]:
+        execution = check["executionForLatestMaterialization"]
+        assert execution["status"] == "SUCCEEDED", check
+        assert execution["partition"] == SNAPSHOT
+    audits = {
+        c["name"]: c["executionForLatestMaterialization"]
+        for c in by_key[SELECTION[0]]["assetChecksOrError"]["checks"]
+    }
+    assert audits["pk_not_null"]["status"] == "FAILED"
+    assert audits["pk_not_null"]["partition"] == BLOCKED
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_or_skip(), args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(stack.url + "/assets/part_ibe_01_a?view=checks")
+            page.get_by_text("pk_not_null").first.wait_for(timeout=120_000)
+            page.wait_for_timeout(2_500)
+            assert page.get_by_text("Succeeded").count() >= 6
+            assert page.get_by_text("Execution failed").count() == 0
+            page.screenshot(path=str(ARTIFACTS / "blocked_part_ibe_01_a.png"))
         finally:
             browser.close()
 
