@@ -15,6 +15,7 @@ from dagster import AssetExecutionContext
 
 from flywheel_assets import layout
 from flywheel_assets.builds import new_build_id
+from flywheel_assets.checks.audit import drift_metadata
 from flywheel_assets.io_managers.lake_dataset import SplitFrame
 from flywheel_assets.keys import raw_key
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
@@ -22,7 +23,13 @@ from flywheel_assets.platform import Platform
 from flywheel_assets.snapshots import validate_snapshot
 from glue_jobs.raw_files import RawFile, data_files, reading_raw, validate_raw_files
 from glue_jobs.registry import SOURCES, Registry, TableSpec
-from glue_jobs.transforms import estimate_table_bytes, prepare_raw, table_frame, target_file_count
+from glue_jobs.transforms import (
+    Manifest,
+    estimate_table_bytes,
+    prepare_raw,
+    table_frame,
+    target_file_count,
+)
 
 
 class RawSnapshotNotReady(RuntimeError):
@@ -77,6 +84,18 @@ def split_source(
         context.log.info(f"{kind}: {done}/{len(tables)} {source} tables written ({table.name})")
 
 
+def with_drift_metadata(
+    platform: Platform, kind: str, result: dg.MaterializeResult, snapshot: str, build: str
+) -> dg.MaterializeResult:
+    """A table the Glue job reported, with the figures against the month in service the
+    local writer records too (the job cannot see the catalog; the code location can)."""
+    table = platform.registry.get(result.asset_key.path[-1])
+    key = layout.manifest_key(platform.settings, kind, table, snapshot, build)
+    manifest = Manifest.from_json(platform.lake.read_text(key))
+    extra = {**drift_metadata(platform, kind, table, manifest), "build": build}
+    return result._replace(metadata={**(result.metadata or {}), **extra})
+
+
 def build_split_asset(
     kind: str,
     registry: Registry,
@@ -120,8 +139,9 @@ def build_split_asset(
                 # dev/prod: the same transforms as a Glue job through Dagster Pipes; the job
                 # writes data and manifests itself and each reported table is a
                 # MaterializeResult (no value, so the dataset IO manager is not called)
-                yield from platform.compute.run_split(
+                for result in platform.compute.run_split(
                     context, kind, source, tables, snapshot, build
-                )
+                ):
+                    yield with_drift_metadata(platform, kind, result, snapshot, build)
 
     return _split
