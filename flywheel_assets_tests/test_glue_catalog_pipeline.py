@@ -11,7 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from flywheel_assets import layout
 from flywheel_assets.adapters.glue_catalog import GlueCatalog
+from flywheel_assets.builds import BUILD_PARAMETER, read_audit
 from flywheel_assets_tests.pipeline_helpers import run_pipeline
 
 SELECTION = "key:split_part/* or (key:part_* and not key:*_er)"
@@ -53,17 +55,39 @@ def test_pipeline_publishes_part_tables_to_glue(aws_env, local_platform, instanc
             "ParquetHiveSerDe"
         )
         assert got["Parameters"]["snapshot_dt"] == "2025-01-15"
+        # the table serves the audited build, a directory of its own under the snapshot
+        build = got["Parameters"][BUILD_PARAMETER]
+        record = read_audit(
+            platform.lake, platform.settings, "split_part", table, "2025-01-15", build
+        )
+        assert record is not None and record.passed
+        served = platform.lake.uri(
+            layout.dataset_build_prefix(platform.settings, "split_part", table, "2025-01-15", build)
+        )
+        assert got["StorageDescriptor"]["Location"] == served
         partitions = platform.catalog.list_partitions(platform.database, table.part_table)
         assert sorted(partitions, key=int) == [str(b) for b in range(256)]
+        assert all(loc.startswith(served) for loc in partitions.values())
         # the partition locations Glue holds point at real data: read them back
         locations = list(partitions.values())
         rows = spark.read.parquet(*locations).count()
         assert rows == 500
 
-    # next month repoints every partition in place (BatchUpdatePartition, no creates)
+    # next month (4% fewer rows, 2% churned keys: within the drift limits) passes its
+    # audit and repoints every partition in place (BatchUpdatePartition, no creates)
     calls.clear()
-    again = run_pipeline(platform, instance, "2025-02-15", SELECTION, rows=300)
-    assert {a["status"] for a in again.assets} == {"materialized"}
+    again = run_pipeline(platform, instance, "2025-02-15", SELECTION, rows=480)
+    assert {a["status"] for a in again.assets} == {"materialized"}, again.to_json()
     assert calls == []
-    partitions = platform.catalog.list_partitions(platform.database, "part_ibe_01_a")
-    assert all("snapshot_dt=2025-02-15" in loc for loc in partitions.values())
+    table = platform.registry.get("IBE_01_A")
+    info = platform.catalog.get_table(platform.database, table.part_table)
+    build = info.parameters[BUILD_PARAMETER]
+    served = platform.lake.uri(
+        layout.dataset_build_prefix(platform.settings, "split_part", table, "2025-02-15", build)
+    )
+    partitions = platform.catalog.list_partitions(platform.database, table.part_table)
+    assert info.parameters["snapshot_dt"] == "2025-02-15" and info.location == served
+    assert all(loc.startswith(served) for loc in partitions.values())
+    assert spark.read.parquet(*partitions.values()).count() == 480
+    marker = layout.snapshot_marker_key(platform.settings, "split_part", table.source)
+    assert platform.lake.read_text(marker) == "2025-02-15"  # written once published

@@ -7,7 +7,13 @@ import pytest
 
 from glue_jobs.bucketing import id_bucket
 from glue_jobs.registry import TableSpec
-from glue_jobs.transforms import RawInputError, prepare_raw, table_frame, write_table
+from glue_jobs.transforms import (
+    RawInputError,
+    WriteStats,
+    prepare_raw,
+    table_frame,
+    write_table,
+)
 
 A = TableSpec("T_A", "infobase_attributes", ("a1", "a2"))
 B = TableSpec("T_B", "infobase_attributes", ("b1",))
@@ -44,12 +50,16 @@ def rows_of(spark, uri: str) -> list[tuple]:
 
 def test_each_table_drops_its_own_exact_duplicates_and_keeps_conflicts(spark, raw, tmp_path):
     a_uri, b_uri = (tmp_path / "a").as_uri(), (tmp_path / "b").as_uri()
-    kept_a = write_table(table_frame(raw, A, "split_part", BUCKETS, 1), "split_part", a_uri, 1)
-    kept_b = write_table(table_frame(raw, B, "split_part", BUCKETS, 1), "split_part", b_uri, 1)
+    stats_a = write_table(table_frame(raw, A, "split_part", BUCKETS, 1), "split_part", a_uri, 1)
+    stats_b = write_table(table_frame(raw, B, "split_part", BUCKETS, 1), "split_part", b_uri, 1)
+    kept_a, kept_b = stats_a.rows, stats_b.rows
     # A: k1 and k2 collapse (identical in A's columns), k3 keeps both versions, null twice -> once
     assert kept_a == 6
     # B: k2 differs in b1 so both stay; k3 is identical in B's columns
     assert kept_b == 6
+    # null rows per written column, counted in the same pass (id_bucket is the layout's)
+    assert stats_a.column_nulls == {"customer_user_id": 1, "a1": 0, "a2": 1}
+    assert stats_b.column_nulls == {"customer_user_id": 1, "b1": 1}
     a_rows = rows_of(spark, a_uri)
     assert len(a_rows) == kept_a
     assert sorted(r[0] or "" for r in a_rows) == ["", "k1", "k2", "k3", "k3", "k4"]
@@ -82,8 +92,8 @@ def test_split_cluster_frame_dedups_in_the_key_partitions(spark, raw, tmp_path):
     frame = table_frame(raw, A, "split_cluster", BUCKETS, 3)
     plan = frame._jdf.queryExecution().executedPlan().toString()
     assert plan.count("Exchange") == 1, plan
-    kept = write_table(frame, "split_cluster", uri, 3)
-    assert kept == 6
+    stats = write_table(frame, "split_cluster", uri, 3)
+    assert stats == WriteStats(rows=6, column_nulls={"customer_user_id": 1, "a1": 0, "a2": 1})
     assert len(list((tmp_path / "c").glob("*.parquet"))) <= 3
     written = spark.read.parquet(uri)
     assert written.columns == ["customer_user_id", "a1", "a2"]
@@ -99,3 +109,14 @@ def test_missing_table_column_is_a_clear_error(spark):
     frame = spark.createDataFrame([("k1", 1)], "Customer_User_id string, A1 long")
     with pytest.raises(RawInputError, match="T_A: a2"):
         prepare_raw(frame, [A], origin="test")
+
+
+def test_write_counts_empty_and_blank_keys_as_missing(spark, tmp_path):
+    """An empty or all-space key joins nothing, so it counts as a missing key; in other
+    columns only NULL is null."""
+    c = TableSpec("T_C", "infobase_attributes", ("c1",))
+    rows = [("k1", "x"), ("", "y"), ("  ", ""), (None, None)]
+    raw = spark.createDataFrame(rows, "Customer_User_id string, C1 string")
+    frame = table_frame(prepare_raw(raw, [c], origin="test"), c, "split_cluster", BUCKETS, 1)
+    stats = write_table(frame, "split_cluster", (tmp_path / "blank").as_uri(), 1)
+    assert stats == WriteStats(rows=4, column_nulls={"customer_user_id": 3, "c1": 1})

@@ -1,20 +1,27 @@
 """The dev profile end to end with every AWS call answered by a moto server.
 
-``flywheel glue deploy`` creates the Glue jobs in moto; the Dagster run materializes
+``flywheel glue deploy`` creates the Glue jobs in moto; a Dagster run materializes
 ``split_part/*`` through ``GlueCompute`` -> ``PipesGlueClient`` -> the Glue stand-in,
 which runs the deployed entry script from the deployed zip on local Spark (see
-``local_glue.py`` for what is real and what is substituted); ``part_*`` is then published
-to the Glue Data Catalog (moto) from the manifests the job wrote to S3 (moto).
+``local_glue.py`` for what is real and what is substituted), into a fresh build
+directory named by Dagster; the same run audits each build with its blocking checks
+(``checks/audit.py``, through a temporary Athena table: see ``AthenaOverS3``). A second
+run publishes ``part_*`` to the Glue Data Catalog (moto) from the manifests the job wrote
+to S3 (moto), through the publish gate, and only then writes the source's
+``metadata/snapshot_dt.txt``, as ``flywheel run`` does (write and audit, then publish).
 
-The run leaves out the asset checks (see ``helpers.materialize_without_checks``).
+The ``part_*`` monitor checks are left out: they run the monitor's full SQL on Athena.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -26,24 +33,86 @@ from flywheel_assets.adapters.glue_catalog import GlueCatalog
 from flywheel_assets.adapters.glue_compute import GlueCompute
 from flywheel_assets.adapters.local_lake import LocalLake
 from flywheel_assets.adapters.s3_lake import S3Lake
+from flywheel_assets.builds import BUILD_PARAMETER, is_build_id, latest_build, read_audit
+from flywheel_assets.checks.audit import audit_checks
 from flywheel_assets.config.settings import Settings
+from flywheel_assets.definitions import build_definitions
 from flywheel_assets.deploy.apply import deploy_glue_jobs
 from flywheel_assets.deploy.package import build_package
+from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
+from flywheel_assets.platform import Platform
+from flywheel_assets.ports.sql import SqlPort
 from flywheel_assets.sample_data import write_sample_snapshot
 from flywheel_assets_tests.conftest import make_settings
 from flywheel_assets_tests.glue.conftest import REGION
-from flywheel_assets_tests.glue.helpers import materialize_without_checks, upload_tree
+from flywheel_assets_tests.glue.helpers import upload_tree
 from flywheel_assets_tests.glue.local_glue import LocalGlueService
-from glue_jobs.registry import Registry
+from glue_jobs.registry import KEY_COLUMN, Registry
 
 SNAPSHOT = "2025-01-15"
 BUCKETS = 16  # fewer id_buckets than production's 256 keeps Spark and the uploads quick
-SELECTED = [
-    dg.AssetKey(["split_part", "ibe_01_a"]),
-    dg.AssetKey(["split_part", "ibe_02_a"]),
-    dg.AssetKey(["part_ibe_01_a"]),
-    dg.AssetKey(["part_ibe_02_a"]),
-]
+SPLIT = [dg.AssetKey(["split_part", "ibe_01_a"]), dg.AssetKey(["split_part", "ibe_02_a"])]
+PART = [dg.AssetKey(["part_ibe_01_a"]), dg.AssetKey(["part_ibe_02_a"])]
+SELECTED = SPLIT + PART
+
+
+class AthenaOverS3(SqlPort):
+    """Athena for the audit's key profile, answered from the parquet files in moto S3.
+
+    moto records Athena queries without executing them. The audit reads a build through a
+    temporary table over its directory (``checks.audit.dataset_relation``); this stand-in
+    looks that table's location up in the Glue catalog (moto), reads the key column of
+    every parquet file below it from S3 (moto) and computes the statement's figures, so
+    the audit judges the data the Glue job really wrote. Any other statement fails the
+    rules that issued it (``audit._guarded``), naming it."""
+
+    PROFILE = re.compile(r"^SELECT COALESCE\(SUM\(c\), 0\) AS count_part, .* FROM \(SELECT ")
+    RELATION = re.compile(r"\bFROM (\w+)\.(\w+) GROUP BY")
+
+    def __init__(self, catalog: GlueCatalog, s3: Any) -> None:
+        self.catalog, self.s3 = catalog, s3
+        self.statements: list[str] = []
+
+    def query(self, statement: str) -> list[dict[str, Any]]:
+        self.statements.append(statement)
+        relation = self.RELATION.search(statement)
+        if not self.PROFILE.match(statement) or relation is None:
+            raise NotImplementedError(f"the Athena stand-in does not run: {statement}")
+        info = self.catalog.get_table(relation[1], relation[2])
+        assert info is not None, f"{relation[0]}: no such table in the catalog"
+        counts = Counter(self._keys(info.location))
+
+        def missing(key: str | None) -> bool:
+            return key is None or key.strip() == ""
+
+        return [
+            {
+                "count_part": sum(counts.values()),
+                "pk_nulls": sum(c for k, c in counts.items() if missing(k)),
+                "pk_dupes": sum(c for c in counts.values() if c > 1),
+                "distinct_keys": sum(1 for k in counts if not missing(k)),
+            }
+        ]
+
+    def _keys(self, location: str) -> list[str | None]:
+        bucket, prefix = location.removeprefix("s3://").split("/", 1)
+        keys: list[str | None] = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                if obj["Key"].endswith(".parquet"):
+                    body = self.s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                    table = pq.read_table(io.BytesIO(body), columns=[KEY_COLUMN])
+                    keys.extend(table.column(KEY_COLUMN).to_pylist())
+        return keys
+
+    def execute(self, statement: str) -> None:
+        raise NotImplementedError(f"the Athena stand-in does not run: {statement}")
+
+    def bucket_expr(self, column: str, bucket_count: int) -> str:
+        raise NotImplementedError
+
+    def create_bucketed_table_as(self, *args: Any) -> None:
+        raise NotImplementedError
 
 
 class DevWorld:
@@ -68,6 +137,8 @@ class DevWorld:
             region=REGION,
         )
         self.lake = S3Lake(self.settings.data_bucket, REGION)
+        self.catalog = GlueCatalog(REGION, client=self.glue)
+        self.athena = AthenaOverS3(self.catalog, self.s3)
         self.staging = LocalLake(tmp_path / "feed")
 
     def deliver_raw(self, rows: int, marker: bool = True) -> dict[str, int]:
@@ -82,8 +153,15 @@ class DevWorld:
         return {s.source: s.duplicates for s in samples}
 
     def run(
-        self, instance: dg.DagsterInstance, messages: str = "cloudwatch"
+        self,
+        instance: dg.DagsterInstance,
+        keys: list[dg.AssetKey],
+        audits: bool,
+        messages: str = "cloudwatch",
     ) -> dg.ExecuteInProcessResult:
+        """Materialize ``keys`` for the snapshot on the dev profile, the Glue stand-in as
+        compute; with ``audits`` their checks (the blocking audits of ``split_part/*``)
+        run too, else no check does."""
         compute = GlueCompute(
             self.settings,
             client=self.service,
@@ -92,8 +170,20 @@ class DevWorld:
             messages=messages,  # type: ignore[arg-type]
             s3_message_interval=0.2,
         )
-        return materialize_without_checks(
-            self.settings, self.registry, compute, instance, SELECTED, SNAPSHOT
+        platform = Platform(
+            self.settings, self.registry, catalog=self.catalog, sql=self.athena, compute=compute
+        )
+        selection = dg.AssetSelection.assets(*keys)
+        job = dg.define_asset_job(
+            "glue_test_run", selection=selection if audits else selection.without_checks()
+        )
+        defs = dg.Definitions.merge(
+            build_definitions(self.settings, self.registry, platform), dg.Definitions(jobs=[job])
+        )
+        if not instance.has_dynamic_partition(SNAPSHOT_PARTITIONS.name, SNAPSHOT):
+            instance.add_dynamic_partitions(SNAPSHOT_PARTITIONS.name, [SNAPSHOT])
+        return defs.resolve_job_def(job.name).execute_in_process(
+            instance=instance, partition_key=SNAPSHOT, raise_on_error=False
         )
 
 
@@ -108,24 +198,45 @@ def step_logs(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return [e.user_message for e in instance.all_logs(run_id)]
 
 
-def test_dev_pipeline_splits_on_glue_through_pipes_and_publishes_to_the_glue_catalog(
+def test_dev_pipeline_splits_on_glue_through_pipes_audits_and_publishes_to_the_glue_catalog(
     world: DevWorld, instance: dg.DagsterInstance
 ) -> None:
     duplicates = world.deliver_raw(rows=300)
+    marker = layout.snapshot_marker_key(world.settings, "split_part", "infobase_attributes")
 
-    result = world.run(instance)
+    # write and audit (the first run of `flywheel run`)
+    written = world.run(instance, SPLIT, audits=True)
 
-    assert result.success
-    assert {e.asset_key for e in result.get_asset_materialization_events()} == set(SELECTED)
-    # one Glue run: the infobase Split & Part job, for the selected tables and partition
+    assert written.success
+    assert {e.asset_key for e in written.get_asset_materialization_events()} == set(SPLIT)
+    evaluations = written.get_asset_check_evaluations()
+    assert sorted((e.asset_key.to_user_string(), e.check_name) for e in evaluations) == sorted(
+        (k.to_user_string(), c) for k in SPLIT for c in audit_checks("split_part")
+    )
+    assert [e.check_name for e in evaluations if not e.passed] == []
+    # one Glue run: the infobase Split & Part job, for the selected tables and partition,
+    # writing into the build Dagster named for this run
     (run,) = world.service.runs.values()
     assert run.job_name == "etl-omc-flywheel-dev-infobase-split-and-part"
     assert run.arguments["--SNAPSHOT_DT"] == SNAPSHOT
     assert run.arguments["--TABLES_FILTER"] == "IBE_01_A,IBE_02_A"
     assert run.arguments["--extra-py-files"].endswith(world.package.zip_path.name)
+    build = run.arguments["--BUILD_ID"]
+    assert is_build_id(build) and build.endswith("-" + written.run_id.replace("-", "")[:8])
+    # launched through Pipes, the job leaves the reader marker to the publish step
+    assert not world.lake.exists(marker)
 
     for slug, table_name in (("ibe_01_a", "IBE_01_A"), ("ibe_02_a", "IBE_02_A")):
         table = world.registry.get(table_name)
+        prefix = layout.dataset_build_prefix(world.settings, "split_part", table, SNAPSHOT, build)
+        snapshot_prefix = layout.dataset_snapshot_prefix(
+            world.settings, "split_part", table, SNAPSHOT
+        )
+        # everything written for the snapshot lies in that build, none beside it
+        assert prefix == f"{snapshot_prefix}build={build}/"
+        written_keys = [o.key for o in world.lake.list_objects(snapshot_prefix)]
+        assert written_keys and all(k.startswith(prefix) for k in written_keys)
+        assert latest_build(world.lake, world.settings, "split_part", table, SNAPSHOT) == build
         # Dagster recorded the materialization the script reported, for the partition
         event = instance.get_latest_materialization_event(dg.AssetKey(["split_part", slug]))
         assert event is not None and event.asset_materialization is not None
@@ -137,38 +248,69 @@ def test_dev_pipeline_splits_on_glue_through_pipes_and_publishes_to_the_glue_cat
         assert meta["buckets_written"] == BUCKETS
         assert meta["AWS Glue Job Run ID"] == run.run_id
         assert run.job_name in meta["AWS Glue Job Run URL"]
-        prefix = layout.dataset_snapshot_prefix(world.settings, "split_part", table, SNAPSHOT)
         assert meta["dagster/uri"] == world.lake.uri(prefix)
+        # added by the code location, which sees the catalog: the same keys as locally
+        assert meta["build"] == build and meta["null_columns"] == 0
+        assert "key_retention_pct" not in meta  # nothing in service yet to compare with
         columns = [c.name for c in mat.metadata["dagster/column_schema"].value.columns]
         assert columns == ["customer_user_id", *table.columns]
 
         # the job's manifest (boto3 -> moto S3) agrees with the objects in S3
         manifest = json.loads(
-            world.lake.read_text(layout.manifest_key(world.settings, "split_part", table, SNAPSHOT))
+            world.lake.read_text(
+                layout.manifest_key(world.settings, "split_part", table, SNAPSHOT, build)
+            )
         )
         objects = [o for o in world.lake.list_objects(prefix) if o.key.endswith(".parquet")]
         assert manifest["row_count"] == 300 and manifest["location"] == world.lake.uri(prefix)
         assert manifest["files"] == len(objects) == meta["files"]
         assert manifest["bytes"] == sum(o.size for o in objects) == meta["bytes"]
         assert sorted(manifest["bucket_rows"], key=int) == [str(b) for b in range(BUCKETS)]
+        assert manifest["column_nulls"]["customer_user_id"] == 0 and manifest["key_sketch"]
+        # the audit's figures joined the writer's, and its verdict lies beside them
+        assert (manifest["distinct_keys"], manifest["key_nulls"]) == (300, 0)
+        record = read_audit(world.lake, world.settings, "split_part", table, SNAPSHOT, build)
+        assert record is not None and record.passed and record.failed_checks == []
+        assert (record.build, record.run_id) == (build, written.run_id)
         rows = 0
         for obj in objects:  # the data itself, read from S3, not from the manifest
             body = world.s3.get_object(Bucket=world.settings.data_bucket, Key=obj.key)["Body"]
             rows += pq.ParquetFile(io.BytesIO(body.read())).metadata.num_rows
             assert "/id_bucket=" in obj.key
         assert rows == 300
+        # nothing is published before the publish step
+        assert world.catalog.get_table(world.settings.glue_database, table.part_table) is None
 
-        # part_* was published to the Glue Data Catalog from that manifest
-        info = GlueCatalog(REGION).get_table(world.settings.glue_database, table.part_table)
-        assert info is not None and info.location == world.lake.uri(prefix)
-        assert [c.name for c in info.partition_keys] == ["id_bucket"]
-        partitions = GlueCatalog(REGION).list_partitions(
-            world.settings.glue_database, table.part_table
+    # the audit read each build through one statement over a temporary table, dropped after
+    temporary = [
+        f"{world.settings.glue_database}.audit_split_part_{slug}_{SNAPSHOT.replace('-', '')}"
+        for slug in ("ibe_01_a", "ibe_02_a")
+    ]
+    assert sorted(world.athena.RELATION.search(s)[0] for s in world.athena.statements) == [
+        f"FROM {name} GROUP BY" for name in temporary
+    ]
+    assert world.catalog.list_tables(world.settings.glue_database) == []
+
+    # publish (the second run): part_* from the audited builds, then the marker
+    published = world.run(instance, PART, audits=False)
+
+    assert published.success
+    assert {e.asset_key for e in published.get_asset_materialization_events()} == set(PART)
+    assert len(world.service.runs) == 1  # publishing runs no Glue job
+    for table_name in ("IBE_01_A", "IBE_02_A"):
+        table = world.registry.get(table_name)
+        served = world.lake.uri(
+            layout.dataset_build_prefix(world.settings, "split_part", table, SNAPSHOT, build)
         )
+        info = world.catalog.get_table(world.settings.glue_database, table.part_table)
+        assert info is not None and info.location == served
+        assert info.parameters["snapshot_dt"] == SNAPSHOT
+        assert info.parameters[BUILD_PARAMETER] == build
+        assert [c.name for c in info.partition_keys] == ["id_bucket"]
+        partitions = world.catalog.list_partitions(world.settings.glue_database, table.part_table)
         assert len(partitions) == BUCKETS
-        assert partitions["3"] == world.lake.uri(prefix) + "id_bucket=3/"
+        assert partitions["3"] == served + "id_bucket=3/"
 
-    marker = layout.snapshot_marker_key(world.settings, "split_part", "infobase_attributes")
     assert world.lake.read_text(marker) == SNAPSHOT
     # the addressable job never ran and its tables were not materialized
     assert (
@@ -176,14 +318,14 @@ def test_dev_pipeline_splits_on_glue_through_pipes_and_publishes_to_the_glue_cat
         is None
     )
     # the job's Pipes logs reached Dagster, and show the code came from the deployed zip
-    logs = step_logs(instance, result.run_id)
+    logs = step_logs(instance, written.run_id)
     assert any(
         "glue_jobs loaded from" in m and f"{world.package.zip_path.name}/glue_jobs" in m
         for m in logs
     )
     dropped = duplicates["infobase_attributes"]
-    written = f"2/2 tables written: IBE_02_A (300 rows, {dropped} exact duplicates dropped)"
-    assert any(written in m for m in logs)
+    done = f"2/2 tables written: IBE_02_A (300 rows, {dropped} exact duplicates dropped)"
+    assert any(done in m for m in logs)
 
 
 def test_failed_glue_run_fails_the_asset_with_the_job_error_and_records_nothing(
@@ -193,7 +335,7 @@ def test_failed_glue_run_fails_the_asset_with_the_job_error_and_records_nothing(
     monkeypatch.setattr(pipes_utils, "WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL", 1)
     world.deliver_raw(rows=50, marker=False)  # the feed has not finished: no _SUCCESS
 
-    result = world.run(instance, messages="s3")
+    result = world.run(instance, SELECTED, audits=False, messages="s3")
 
     assert not result.success
     (run,) = world.service.runs.values()
