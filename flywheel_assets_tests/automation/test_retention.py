@@ -12,6 +12,7 @@ from flywheel_assets.automation.retention import (
     plan_retention,
     retention_job,
 )
+from flywheel_assets.builds import latest_build
 from flywheel_assets.platform import Platform
 from flywheel_assets_tests.automation.fakes import part_table
 from glue_jobs.transforms import MANIFEST_NAME
@@ -19,9 +20,13 @@ from glue_jobs.transforms import MANIFEST_NAME
 SNAPSHOTS = ["2024-11-15", "2024-12-15", "2025-01-15", "2025-02-15", "2025-03-15"]
 
 
-def write_dataset(platform: Platform, slug: str, snapshot: str, manifest: bool = True) -> str:
+def write_dataset(
+    platform: Platform, slug: str, snapshot: str, manifest: bool = True, build: str | None = None
+) -> str:
+    """Two bucket files and a manifest, in ``build=<build>/`` (None: the pre-build layout
+    directly under ``snapshot_dt=D/``)."""
     table = platform.registry.get(slug)
-    prefix = layout.dataset_snapshot_prefix(platform.settings, "split_part", table, snapshot)
+    prefix = layout.dataset_build_prefix(platform.settings, "split_part", table, snapshot, build)
     for bucket in (0, 1):
         platform.lake.write_text(f"{prefix}id_bucket={bucket}/part-0.parquet", "rows")
     if manifest:
@@ -133,6 +138,67 @@ def test_nothing_old_means_the_catalog_is_not_read(lake_platform):
     platform = lake_platform()
     for snapshot in SNAPSHOTS[:3]:
         write_dataset(platform, "IBE_01_A", snapshot)
+
+    plan = plan_retention(platform, keep=3)
+
+    assert plan.delete == [] and plan.protected == []
+    assert platform.catalog.reads == 0
+
+
+def test_superseded_builds_of_a_kept_snapshot_are_deleted(lake_platform):
+    """Within a kept snapshot, builds nobody reads go; the served build and the newest
+    (in progress, or audited and about to be published) stay."""
+    platform = lake_platform()
+    for snapshot in SNAPSHOTS[2:4]:
+        write_dataset(platform, "IBE_01_A", snapshot)  # kept, pre-build layout
+    newest = SNAPSHOTS[4]
+    failed, served, rebuilt, latest = (
+        "20250315T010000Z-run1",  # e.g. its audit failed
+        "20250315T020000Z-run2",  # the build part_ibe_01_a serves
+        "20250316T010000Z-run3",  # a rebuild that was never published
+        "20250317T010000Z-run4",  # the newest: not yet published
+    )
+    builds = {
+        b: write_dataset(platform, "IBE_01_A", newest, build=b)
+        for b in (failed, served, rebuilt, latest)
+    }
+    uri = platform.lake.uri
+    platform.catalog.publish_table(
+        part_table(platform.database, "part_ibe_01_a", uri(builds[served]), newest)
+    )
+
+    plan = plan_retention(platform, keep=3)
+
+    assert [d.snapshot for d in plan.kept] == SNAPSHOTS[4:1:-1]
+    assert plan.protected == []
+    assert [(d.dataset, d.snapshot, d.uri) for d in plan.delete] == [
+        ("split_part/IBE_01_A", newest, uri(builds[failed])),
+        ("split_part/IBE_01_A", newest, uri(builds[rebuilt])),
+    ]
+
+    summary = run_retention(platform, keep=3, dry_run=False).output_for_node("enforce_retention")
+
+    assert summary["delete"] == [uri(builds[failed]), uri(builds[rebuilt])]
+    assert summary["objects_deleted"] == 6  # per build: two bucket files and the manifest
+    for build in (failed, rebuilt):
+        assert platform.lake.list_objects(builds[build]) == [], build
+    for build in (served, latest):
+        assert len(platform.lake.list_objects(builds[build])) == 3, build
+    table = platform.registry.get("IBE_01_A")
+    assert latest_build(platform.lake, platform.settings, "split_part", table, newest) == latest
+    for snapshot in SNAPSHOTS[2:4]:
+        prefix = layout.dataset_snapshot_prefix(platform.settings, "split_part", table, snapshot)
+        assert platform.lake.list_objects(prefix), snapshot
+
+
+def test_the_only_build_of_a_snapshot_is_never_superseded(lake_platform):
+    """A single build (even unpublished) is the newest: nothing to delete, and the catalog
+    is not read for it."""
+    platform = lake_platform()
+    for snapshot in SNAPSHOTS[2:]:
+        write_dataset(
+            platform, "IBE_01_A", snapshot, build=f"{snapshot.replace('-', '')}T000000Z-x"
+        )
 
     plan = plan_retention(platform, keep=3)
 

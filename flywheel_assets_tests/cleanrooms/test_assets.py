@@ -289,13 +289,19 @@ def test_local_default_profile_plans_no_associations_and_every_check_passes(
 def test_local_run_summary_counts_no_clean_rooms_check_as_failed(tmp_path: Path) -> None:
     """What `flywheel run` prints for the Clean Rooms group on the local profile."""
     from flywheel_assets.cli import print_summary
+    from flywheel_assets.publishing import PublishPolicy
     from flywheel_assets.runner import run_snapshot
 
     def summary_for(settings: Settings) -> tuple[Any, str]:
         catalog = catalog_with_parts(LOCAL_DB, list(REGISTRY))
+        # run_snapshot configures the publish policy of every run it launches
+        resources = {
+            "platform": Platform(settings, REGISTRY, catalog=catalog),
+            "publish_policy": PublishPolicy(),
+        }
         defs = dg.Definitions.merge(
             build_cleanrooms_defs(REGISTRY, settings, client_factory=no_aws, clock=lambda: NOW),
-            dg.Definitions(resources={"platform": Platform(settings, REGISTRY, catalog=catalog)}),
+            dg.Definitions(resources=resources),
         )
         with dg.instance_for_test() as instance:
             summary = run_snapshot(defs, instance, SNAPSHOT, "group:clean_rooms")
@@ -307,6 +313,8 @@ def test_local_run_summary_counts_no_clean_rooms_check_as_failed(tmp_path: Path)
     assert summary.exit_code == 0
     assert len(summary.checks) == 54 and all(c["passed"] for c in summary.checks)
     assert "checks: 54 passed, 0 failed" in printed and "FAILED" not in printed
+    # without a membership the association check is not declared at all
+    assert CHECK_ASSOCIATION not in {c["name"] for c in summary.checks}
 
     # a local profile with a membership plans the associations: 81 checks, all passing
     summary, printed = summary_for(
@@ -319,6 +327,7 @@ def test_local_run_summary_counts_no_clean_rooms_check_as_failed(tmp_path: Path)
     )
     assert summary.exit_code == 0
     assert "checks: 81 passed, 0 failed" in printed
+    assert sum(c["name"] == CHECK_ASSOCIATION for c in summary.checks) == 27
 
 
 def test_local_er_plan_writes_the_schema_mapping_files(tmp_path: Path) -> None:

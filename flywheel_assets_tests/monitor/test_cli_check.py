@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flywheel_assets import cli
+from flywheel_assets.builds import read_audit
 from flywheel_assets.checks import rules
 from flywheel_assets.definitions import build_definitions
 from flywheel_assets_tests.monitor.conftest import SNAPSHOT, TABLES, rewritten_keys
@@ -42,8 +43,22 @@ def test_flywheel_check_reports_checks_and_exits_1_on_an_error(built, monkeypatc
         code, report = flywheel_check(built, monkeypatch, capsys)
     assert code == 1 and report["success"] is False
     failed = sorted((c["asset"], c["name"]) for c in report["checks"] if not c["passed"])
-    # the same files back the dataset (audit) and the published table (monitor)
+    # the same files back the dataset (audit) and the published table (monitor); the
+    # audit also sees that the rewritten file is no longer the one its manifest recorded
     assert failed == [
         (f"part_{TABLE}", rules.CHECK_PK_NULL),
+        (f"split_part/{TABLE}", rules.CHECK_FILES),
         (f"split_part/{TABLE}", rules.CHECK_PK_NULL),
     ]
+
+    # the check audited the build in service: its record says so until the next audit
+    platform, table = built.platform, built.table(TABLE)
+    build = built.served_build(TABLE)
+    record = read_audit(platform.lake, platform.settings, "split_part", table, SNAPSHOT, build)
+    assert not record.passed
+    assert sorted(record.failed_checks) == [rules.CHECK_FILES, rules.CHECK_PK_NULL]
+
+    code, report = flywheel_check(built, monkeypatch, capsys)  # the file is restored
+    assert code == 0 and all(c["passed"] for c in report["checks"])
+    record = read_audit(platform.lake, platform.settings, "split_part", table, SNAPSHOT, build)
+    assert record.passed and record.failed_checks == []

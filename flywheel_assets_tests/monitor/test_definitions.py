@@ -7,11 +7,13 @@ import dataclasses
 import dagster as dg
 
 from flywheel_assets.assets.monitor import MONITOR_GROUP, MONITOR_REPORT_KEY, build_monitor_defs
-from flywheel_assets.checks import rules
+from flywheel_assets.checks import drift, rules
+from flywheel_assets.checks.audit import audit_checks
 from flywheel_assets.config.settings import load_settings
 from flywheel_assets.definitions import build_definitions
 from flywheel_assets.keys import ext_key
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
+from flywheel_assets.publishing import PublishPolicy
 
 
 def settings(**changes):
@@ -19,9 +21,11 @@ def settings(**changes):
 
 
 def monitor_defs(registry, **changes) -> dg.Definitions:
-    """The monitor's definitions with a stand-in platform (nothing here runs)."""
+    """The monitor's definitions with a stand-in platform (nothing here runs); the audits
+    also take the run's publish policy."""
     defs = build_monitor_defs(registry, settings(**changes))
-    return dg.Definitions.merge(defs, dg.Definitions(resources={"platform": "not used"}))
+    resources = {"platform": "not used", "publish_policy": PublishPolicy()}
+    return dg.Definitions.merge(defs, dg.Definitions(resources=resources))
 
 
 def check_keys(defs: dg.Definitions) -> dict[str, set[str]]:
@@ -44,17 +48,28 @@ def test_checks_on_every_part_table_and_audits_on_every_dataset(small_registry):
             rules.CHECK_PK_NULL,
             rules.CHECK_PK_DUPES,
         }
-        assert found[f"split_part/{table.slug}"] == {
+        drift_rules = {
+            drift.CHECK_ROW_DRIFT,
+            drift.CHECK_KEY_RETENTION,
+            drift.CHECK_NULL_DRIFT,
+            drift.CHECK_SCHEMA_DRIFT,
+        }
+        integrity = {
             rules.CHECK_PK_NULL,
             rules.CHECK_PK_DUPES,
-            rules.CHECK_STORAGE,
             rules.CHECK_RAW_ROWS,
+            rules.CHECK_FILES,
         }
+        # both datasets of every table carry the publish gate; only split_part has buckets
+        assert found[f"split_part/{table.slug}"] == integrity | {rules.CHECK_STORAGE} | drift_rules
+        assert found[f"split_cluster/{table.slug}"] == integrity | drift_rules
+        for kind in ("split_part", "split_cluster"):
+            assert set(audit_checks(kind)) == found[f"{kind}/{table.slug}"]
     graph = defs.resolve_asset_graph()
     for key in graph.asset_check_keys:
         spec = graph.get_check_spec(key)
         assert spec.partitions_def == SNAPSHOT_PARTITIONS
-        assert spec.blocking is key.asset_key.path[0].startswith("split_part")
+        assert spec.blocking is key.asset_key.path[0].startswith(("split_part", "split_cluster"))
         if key.name == rules.CHECK_COUNT:
             assert {d.asset_key for d in spec.additional_deps} == {
                 ext_key(small_registry.get(key.asset_key.path[0][len("part_") :]))
@@ -76,7 +91,8 @@ def test_settings_shape_the_monitor(small_registry):
     assert monitored == ["part_ibe_01_a", "part_ibe_02_a"]
     assert rules.CHECK_COUNT not in found["part_ibe_01_a"]
     assert rules.CHECK_FILE_SIZE in found["part_ibe_01_a"]
-    assert "split_part/addressable_ids" in found  # the publish gate is not a monitor setting
+    # the publish gate is not a monitor setting
+    assert "split_part/addressable_ids" in found and "split_cluster/addressable_ids" in found
     limited = check_keys(monitor_defs(small_registry, max_tables=1))
     assert sorted(k for k in limited if k.startswith("part_")) == ["part_ibe_01_a"]
 

@@ -34,9 +34,17 @@ def test_healthy_snapshot_passes_every_audit_and_monitor_check(built):
 
 def test_check_history_is_kept_per_snapshot_partition(built):
     storage = built.instance.event_log_storage
+    # the first run writes and audits the datasets, the second publishes and monitors
+    write_audit, publish = built.summary.run_ids[:2]
     for slug in TABLES:
-        key = dg.AssetCheckKey(dg.AssetKey([f"part_{slug}"]), rules.CHECK_PK_DUPES)
-        history = storage.get_asset_check_execution_history(key, limit=50)
-        (record,) = [r for r in history if r.run_id == built.summary.run_ids[0]]
-        assert record.partition == SNAPSHOT
-        assert record.event.dagster_event.event_specific_data.passed
+        recorded = {
+            (("split_part", slug), rules.CHECK_PK_DUPES): write_audit,
+            (("split_cluster", slug), rules.CHECK_FILES): write_audit,
+            ((f"part_{slug}",), rules.CHECK_PK_DUPES): publish,
+        }
+        for (path, name), run_id in recorded.items():
+            key = dg.AssetCheckKey(dg.AssetKey(list(path)), name)
+            history = storage.get_asset_check_execution_history(key, limit=50)
+            (record,) = [r for r in history if r.run_id == run_id]
+            assert record.partition == SNAPSHOT, key
+            assert record.event.dagster_event.event_specific_data.passed, key

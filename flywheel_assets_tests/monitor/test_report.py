@@ -19,7 +19,14 @@ from flywheel_assets.assets.monitor import (
     build_monitor_report_asset,
     write_report_files,
 )
-from flywheel_assets.checks.report import TABLE_FIELDS, alert_body, alert_subject, report_names
+from flywheel_assets.builds import read_audit
+from flywheel_assets.checks.report import (
+    DRIFT_FIELDS,
+    TABLE_FIELDS,
+    alert_body,
+    alert_subject,
+    report_names,
+)
 from flywheel_assets.platform import Platform
 from flywheel_assets_tests.conftest import make_settings
 from flywheel_assets_tests.monitor.conftest import NOW, SNAPSHOT, TABLES, rewritten_keys
@@ -102,7 +109,9 @@ def test_spec_alert_format():
     assert alert_body("omc_flywheel_prod", "part_", alerts) == (
         "[DATA MONITOR] 3 issue(s) in omc_flywheel_prod (part_*)\n\n" + "\n".join(alerts)
     )
-    assert TABLE_FIELDS == tuple(SPEC_CSV_COLUMNS) == tuple(SPEC_REPORT["tables"][0])
+    spec = len(SPEC_CSV_COLUMNS)
+    assert TABLE_FIELDS[:spec] == tuple(SPEC_CSV_COLUMNS) == tuple(SPEC_REPORT["tables"][0])
+    assert TABLE_FIELDS[spec:] == DRIFT_FIELDS  # ours come after the reference's
     assert report_names(NOW) == (
         "omc_monitor_report_2026-11-22.json",
         "omc_monitor_report_2026-11-22.csv",
@@ -175,7 +184,13 @@ def test_report_files_and_sns_alert(built, sns_topic):
 
     folder = platform.settings.report_root / "data-monitor"
     report = json.loads((folder / "omc_monitor_report_2026-11-22.json").read_text())
-    assert shape(report) == shape(SPEC_REPORT)
+    # the spec's report, each table row extended by the drift columns after the spec's
+    spec_view = {
+        **report,
+        "tables": [{k: r[k] for k in SPEC_CSV_COLUMNS} for r in report["tables"]],
+    }
+    assert shape(spec_view) == shape(SPEC_REPORT)
+    assert all(tuple(r) == TABLE_FIELDS for r in report["tables"])
     assert {k: v for k, v in report.items() if k not in ("alerts", "tables")} == {
         "database": database,
         "prefix": "part_",
@@ -191,8 +206,9 @@ def test_report_files_and_sns_alert(built, sns_topic):
     rows = {row["table"]: row for row in report["tables"]}
     assert sorted(rows) == sorted(f"part_{t}" for t in TABLES)
     for table, row in rows.items():
-        assert row["location"].endswith(f"snapshot_dt={SNAPSHOT}")
-        assert {k: row[k] for k in TABLE_FIELDS if k not in ("table", "location")} == {
+        served = built.served_build(table.removeprefix("part_"))
+        assert row["location"].endswith(f"snapshot_dt={SNAPSHOT}/build={served}")
+        assert {k: row[k] for k in SPEC_CSV_COLUMNS if k not in ("table", "location")} == {
             "s3_partitions": 256,
             "glue_partitions": 256,
             "missing_glue_count": 0,
@@ -207,10 +223,24 @@ def test_report_files_and_sns_alert(built, sns_topic):
             "file_issues_sample": "",
             "checked_at": "2026-11-22T06:00:00Z",
         }
+        # the drift columns are the audit record of the snapshot's newest (served) build:
+        # passed, and nothing drifted (no month before it, or itself when re-audited)
+        slug = table.removeprefix("part_")
+        record = read_audit(
+            base.lake, base.settings, "split_part", built.table(slug), SNAPSHOT, served
+        )
+        assert record.passed and not record.accepted_drift
+        assert row["drift_audit_passed"] is True and row["drift_accepted"] is False
+        verdict = ("drift_audit_passed", "drift_accepted")
+        assert all(row[n] == record.drift.get(n) for n in DRIFT_FIELDS if n not in verdict)
+        assert row["row_count_change_pct"] in (None, 0.0)
+        assert row["key_retention_pct"] in (None, 100.0)
 
     lines = (folder / "omc_monitor_report_2026-11-22.csv").read_text()
     parsed = list(csv.DictReader(io.StringIO(lines)))
-    assert lines.splitlines()[0].split(",") == SPEC_CSV_COLUMNS
+    header = lines.splitlines()[0].split(",")
+    assert header[: len(SPEC_CSV_COLUMNS)] == SPEC_CSV_COLUMNS
+    assert header == list(TABLE_FIELDS)
     assert [r["table"] for r in parsed] == [r["table"] for r in report["tables"]]
     for row in parsed:
         original = rows[row["table"]]
