@@ -140,7 +140,8 @@ def build_monitor_report_asset(
 def build_monitor_defs(
     registry: Registry, settings: Settings, clock: Clock = utc_now
 ) -> dg.Definitions:
-    """Monitor checks on ``part_*``, blocking audits on ``split_part/*``, the report.
+    """Monitor checks on ``part_*``, blocking audits on ``split_part/*`` and
+    ``split_cluster/*``, the report.
 
     ``clock`` (UTC ``datetime``) stamps the report and judges freshness; tests pin it.
     """
