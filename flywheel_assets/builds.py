@@ -49,6 +49,14 @@ def latest_build(
     return None
 
 
+def build_of(location: str) -> str:
+    """The ``build=<id>`` level of a dataset location ("" for the pre-build layout)."""
+    for part in reversed(location.rstrip("/").split("/")):
+        if part.startswith(f"{BUILD_LEVEL}="):
+            return part.split("=", 1)[1]
+    return ""
+
+
 def served_build(info: TableInfo | None) -> str | None:
     """The build a catalog table serves (None: not published by a build)."""
     if info is None:
@@ -73,6 +81,9 @@ class AuditRecord:
     # lines: the monitor report shows them for the snapshot's newest build
     drift: dict[str, float | int | str | bool | None] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
+    # the month in service when the build was first audited ({}: none): a re-audit of
+    # the build once it is itself in service compares with the same month again
+    compared_with: dict[str, str] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -13,7 +13,6 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from flywheel_assets import builds, layout
-from flywheel_assets.io_managers.lake_dataset import build_of
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
 from flywheel_assets.platform import Platform
 from flywheel_assets.ports.catalog import TableDefinition
@@ -29,7 +28,7 @@ def gated_publication(
 ) -> tuple[builds.AuditRecord, str]:
     """The audit record of the build to publish and the build id; raises when the
     build's audit did not pass or when ``name`` would go back to an older month."""
-    build = build_of(dataset)
+    build = builds.build_of(dataset.location)
     if not build:
         raise builds.UnauditedBuildError(
             f"{dataset.kind}/{table.slug} snapshot {dataset.snapshot_dt} at "

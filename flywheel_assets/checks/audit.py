@@ -156,6 +156,39 @@ def served_manifest(platform: Platform, kind: str, table: TableSpec) -> Manifest
         )
 
 
+def comparison_manifest(
+    platform: Platform, kind: str, table: TableSpec, snapshot: str, build: str
+) -> Manifest | None:
+    """The month a build's drift is measured against: the month in service, except when
+    that is this very build (re-audited after it was published, e.g. by `flywheel
+    check`): then the month its first audit compared with, so the figures stay the
+    month-over-month ones instead of a build against itself."""
+    served = served_manifest(platform, kind, table)
+    if served is None or (served.snapshot_dt, builds.build_of(served.location)) != (
+        snapshot,
+        build,
+    ):
+        return served
+    settings, lake = platform.settings, platform.lake
+    first = builds.read_audit(lake, settings, kind, table, snapshot, build)
+    if first is None or first.compared_with is None:
+        return served
+    if not first.compared_with:
+        return None  # it was the table's first snapshot
+    then = first.compared_with
+    key = layout.manifest_key(settings, kind, table, then["snapshot_dt"], then["build"] or None)
+    try:
+        return Manifest.from_json(lake.read_text(key))
+    except FileNotFoundError:
+        return served
+
+
+def compared_with(manifest: Manifest | None) -> dict[str, str]:
+    if manifest is None:
+        return {}
+    return {"snapshot_dt": manifest.snapshot_dt, "build": builds.build_of(manifest.location)}
+
+
 def drift_metadata(
     platform: Platform, kind: str, table: TableSpec, manifest: Manifest
 ) -> dict[str, float | int]:
@@ -261,8 +294,11 @@ def audit_build(
         )
         lake.write_text(prefix + MANIFEST_NAME, manifest.to_json())
 
+    baseline: list[Manifest | None] = []
+
     def compare() -> list[RuleResult]:
-        served = served_manifest(platform, kind, table)
+        served = comparison_manifest(platform, kind, table, snapshot, build)
+        baseline.append(served)
         return drift.drift_results(
             label,
             drift.SnapshotFigures.from_manifest(served) if served else None,
@@ -291,6 +327,7 @@ def audit_build(
         run_id=run_id,
         drift=kept,
         alerts=[a for r in results if r.check in drift.DRIFT_CHECKS for a in r.alerts],
+        compared_with=compared_with(baseline[0]) if baseline else None,
     )
     lake.write_text(builds.audit_key(settings, kind, table, snapshot, build), record.to_json())
     return results

@@ -52,16 +52,8 @@ def dataset_metadata(manifest: Manifest, uri: str) -> dict[str, dg.MetadataValue
         "buckets_written": dg.MetadataValue.int(len(manifest.bucket_rows)),
         "raw_rows": dg.MetadataValue.int(manifest.raw_rows),
         "duplicates_dropped": dg.MetadataValue.int(manifest.duplicates_dropped),
-        "build": dg.MetadataValue.text(build_of(manifest)),
+        "build": dg.MetadataValue.text(builds.build_of(manifest.location)),
     }
-
-
-def build_of(manifest: Manifest) -> str:
-    """The ``build=<id>`` level of a manifest's location ("" for the pre-build layout)."""
-    for part in manifest.location.rstrip("/").split("/")[::-1]:
-        if part.startswith(f"{layout.BUILD_LEVEL}="):
-            return part.split("=", 1)[1]
-    return ""
 
 
 class LakeDatasetIOManager(dg.IOManager):

@@ -3,12 +3,13 @@ snapshot directory, one key-column aggregate, the table dropped afterwards."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flywheel_assets import layout
 from flywheel_assets.adapters.local_lake import LocalLake
-from flywheel_assets.checks import rules
 from flywheel_assets.builds import read_audit
+from flywheel_assets.checks import rules
 from flywheel_assets.checks.audit import INTEGRITY_CHECKS, audit_build, audit_checks
 from flywheel_assets.config.thresholds import DriftThresholds
 from flywheel_assets.platform import Platform
@@ -140,3 +141,76 @@ def test_row_count_audit_catches_lost_rows(tmp_path, small_registry):
     rows = results[rules.CHECK_RAW_ROWS]
     assert not rows.passed and (rows.observed, rows.expected) == (590, 600)
     assert [c for c, r in results.items() if not r.passed] == [rules.CHECK_RAW_ROWS]
+
+
+class ServingCatalog(RecordingCatalog):
+    """A catalog whose part_ibe_01_a serves one build (set by the test)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.serving: tuple[str, str, str] | None = None  # snapshot, build, location
+
+    def get_table(self, database: str, name: str):
+        from flywheel_assets.builds import BUILD_PARAMETER
+        from flywheel_assets.ports.catalog import Column, TableInfo
+
+        if self.serving is None or name != "part_ibe_01_a":
+            return None
+        snapshot, build, location = self.serving
+        return TableInfo(
+            database,
+            name,
+            "EXTERNAL_TABLE",
+            location,
+            (Column("customer_user_id", "string"),),
+            (Column("id_bucket", "int"),),
+            "serde",
+            "input",
+            parameters={"snapshot_dt": snapshot, BUILD_PARAMETER: build},
+        )
+
+
+def test_a_re_audit_of_the_build_in_service_keeps_its_month_over_month_figures(
+    tmp_path, small_registry
+):
+    """`flywheel check` re-audits the served build: its drift is still measured against
+    the month that was in service when it was first audited, not against itself."""
+    settings, lake, table, _ = written_snapshot(tmp_path, small_registry, 600, 603, 3)
+    february, build_b = "2025-02-15", "20250215T000000Z-feedbeef"
+    prefix_b = layout.dataset_build_prefix(settings, "split_part", table, february, build_b)
+    for bucket in range(settings.bucket_count):
+        lake.write_text(f"{prefix_b}id_bucket={bucket}/part-0.parquet", "x")
+    manifest_a = Manifest.from_json(
+        lake.read_text(layout.manifest_key(settings, "split_part", table, SNAPSHOT, BUILD))
+    )
+    manifest_b = dataclasses.replace(
+        manifest_a,
+        snapshot_dt=february,
+        location=lake.uri(prefix_b),
+        row_count=570,
+        raw_rows=573,
+    )
+    lake.write_text(prefix_b + "_flywheel_manifest.json", manifest_b.to_json())
+    catalog = ServingCatalog()
+    catalog.serving = (
+        SNAPSHOT,
+        BUILD,
+        lake.uri(layout.dataset_build_prefix(settings, "split_part", table, SNAPSHOT, BUILD)),
+    )
+    sql = RecordingSql({"count_part": 570, "pk_nulls": 0, "pk_dupes": 0, "distinct_keys": 570})
+    platform = Platform(settings, small_registry, lake=lake, catalog=catalog, sql=sql)
+
+    def audit() -> tuple[dict, object]:
+        results = audit_build(platform, "split_part", table, february, DriftThresholds())
+        record = read_audit(lake, settings, "split_part", table, february, build_b)
+        return {r.check: r for r in results}, record
+
+    first, record = audit()
+    assert first["row_count_drift"].figures["row_count_change_pct"] == -5.0
+    assert record.compared_with == {"snapshot_dt": SNAPSHOT, "build": BUILD}
+
+    catalog.serving = (february, build_b, lake.uri(prefix_b))  # February published
+    again, record = audit()
+    assert again["row_count_drift"].figures["row_count_change_pct"] == -5.0  # not 0
+    assert record.compared_with == {"snapshot_dt": SNAPSHOT, "build": BUILD}
+    assert record.drift["row_count_change_pct"] == -5.0
