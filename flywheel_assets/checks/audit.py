@@ -26,11 +26,8 @@ from flywheel_assets.checks import drift, rules
 from flywheel_assets.checks.rules import RuleResult, Severity
 from flywheel_assets.checks.sql import (
     KeyProfile,
-    duplicate_examples,
-    duplicate_examples_sql,
+    key_examples,
     key_profile_sql,
-    null_examples,
-    null_examples_sql,
     parse_key_profile,
     table_name,
 )
@@ -229,15 +226,8 @@ def _integrity(
         )
     with dataset_relation(platform, kind, table, manifest.snapshot_dt, prefix) as relation:
         profile = parse_key_profile(sql.query(key_profile_sql(relation, KEY_COLUMN)))
-        nulls = (
-            null_examples(sql.query(null_examples_sql(relation, KEY_COLUMN)))
-            if profile.pk_nulls and kind == "split_part"
-            else []
-        )
-        dupes = (
-            duplicate_examples(sql.query(duplicate_examples_sql(relation, KEY_COLUMN)))
-            if profile.pk_dupes
-            else []
+        nulls, dupes = key_examples(
+            sql.query, relation, KEY_COLUMN, profile, nulls=kind == "split_part"
         )
     found[rules.CHECK_PK_NULL] = rules.pk_nulls(
         label, KEY_COLUMN, profile.pk_nulls, profile.count_part, nulls

@@ -22,11 +22,8 @@ from flywheel_assets.checks import rules
 from flywheel_assets.checks.rules import RuleResult, Severity
 from flywheel_assets.checks.sql import (
     KeyProfile,
-    duplicate_examples,
-    duplicate_examples_sql,
+    key_examples,
     key_profile_sql,
-    null_examples,
-    null_examples_sql,
     parse_key_profile,
     table_name,
 )
@@ -318,23 +315,21 @@ class TableMonitor:
                 if source_exists
                 else rules.count_source_missing(self.name, source)
             )
+        nulls, dupes = key_examples(
+            sql.query,
+            relation,
+            pk,
+            profile,
+            nulls=rules.CHECK_PK_NULL in wanted,
+            dupes=rules.CHECK_PK_DUPES in wanted,
+        )
         if rules.CHECK_PK_NULL in wanted:
-            examples = (
-                null_examples(sql.query(null_examples_sql(relation, pk)))
-                if profile.pk_nulls
-                else []
-            )
             results.append(
-                rules.pk_nulls(self.name, pk, profile.pk_nulls, profile.count_part, examples)
+                rules.pk_nulls(self.name, pk, profile.pk_nulls, profile.count_part, nulls)
             )
         if rules.CHECK_PK_DUPES in wanted:
-            examples = (
-                duplicate_examples(sql.query(duplicate_examples_sql(relation, pk)))
-                if profile.pk_dupes
-                else []
-            )
             results.append(
-                rules.pk_dupes(self.name, pk, profile.pk_dupes, profile.count_part, examples)
+                rules.pk_dupes(self.name, pk, profile.pk_dupes, profile.count_part, dupes)
             )
         return results
 

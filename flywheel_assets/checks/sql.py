@@ -10,7 +10,7 @@ Spark quotes with backticks and Athena with double quotes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,3 +103,27 @@ def duplicate_examples(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def null_examples(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return [f"{PARTITION_KEY}={r['b']} ({int(r['c'])} NULL rows)" for r in rows]
+
+
+def key_examples(
+    query: Callable[[str], Sequence[Mapping[str, Any]]],
+    relation: str,
+    pk_column: str,
+    profile: KeyProfile,
+    nulls: bool = True,
+    dupes: bool = True,
+) -> tuple[list[str], list[str]]:
+    """Example partitions holding missing keys and example duplicate keys: a second,
+    small statement each, run only when the profile found such keys (``nulls=False``
+    where the relation has no ``id_bucket`` to show)."""
+    null_found = (
+        null_examples(query(null_examples_sql(relation, pk_column)))
+        if nulls and profile.pk_nulls
+        else []
+    )
+    dupes_found = (
+        duplicate_examples(query(duplicate_examples_sql(relation, pk_column)))
+        if dupes and profile.pk_dupes
+        else []
+    )
+    return null_found, dupes_found
