@@ -91,7 +91,10 @@ def with_drift_metadata(
     local writer records too (the job cannot see the catalog; the code location can)."""
     table = platform.registry.get(result.asset_key.path[-1])
     key = layout.manifest_key(platform.settings, kind, table, snapshot, build)
-    manifest = Manifest.from_json(platform.lake.read_text(key))
+    try:
+        manifest = Manifest.from_json(platform.lake.read_text(key))
+    except FileNotFoundError:  # reported without a manifest: the audit fails the build
+        return result._replace(metadata={**(result.metadata or {}), "build": build})
     extra = {**drift_metadata(platform, kind, table, manifest), "build": build}
     return result._replace(metadata={**(result.metadata or {}), **extra})
 

@@ -75,6 +75,7 @@ def dev(tmp_path, clients: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(pipes_utils, "WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL", 0)
     settings = make_settings(tmp_path / "home", env="dev")
     clients("s3").create_bucket(Bucket=settings.glue_assets_bucket)
+    clients("s3").create_bucket(Bucket=settings.data_bucket)  # where the job would write
     return settings
 
 
@@ -117,6 +118,8 @@ def test_unreported_table_fails_the_step_after_recording_the_reported_one(
     metadata = event.materialization.metadata
     assert metadata["dagster/row_count"].value == 42
     assert metadata["AWS Glue Job Run ID"].value == "jr_scripted"
+    # no manifest was written by this scripted job: the build is named, the audit fails it
+    assert metadata["build"].value.endswith("-" + result.run_id.replace("-", "")[:8])
     (failure,) = result.get_step_failure_events()
     error = failure.step_failure_data.error.to_string()
     assert "GlueRunIncompleteError" in error and "split_part/ibe_02_a" in error
