@@ -38,6 +38,37 @@ test: $(STAMP)
 clean:
 	rm -rf .flywheel build
 
+# --- the Glue 5.0 runtime check (docs/deploy.md#the-glue-50-runtime-check) -------------
+# The glue_jobs tests (marker glue_runtime) again, in a venv with what AWS Glue 5.0 runs
+# the jobs on: Spark 3.5 (3.5.4 there) and pyarrow 17.0.0, with Python 3.11 (GLUE_PYTHON)
+# and Java 17.
+# setup.py pins pyspark 4 for the code location, so the project goes in without its
+# dependencies, then its requirements (dev extras included) with Glue's pins instead.
+GLUE_VENV ?= .venv-glue35
+GLUE_PYTHON ?= python3
+GLUE_PY := $(GLUE_VENV)/bin/python
+GLUE_STAMP := $(GLUE_VENV)/.installed
+GLUE_PINS := 'pyspark>=3.5,<3.6' 'pyarrow==17.0.0'
+GLUE_REQUIREMENTS := $(GLUE_VENV)/requirements.txt
+
+.PHONY: test-glue-runtime
+$(GLUE_STAMP): setup.py pyproject.toml Makefile
+	@command -v java >/dev/null 2>&1 || { echo "Java 17+ is required (local Spark): install a JDK, e.g. 'apt-get install openjdk-17-jre-headless'"; exit 1; }
+	@test -x $(GLUE_PY) || $(GLUE_PYTHON) -m venv $(GLUE_VENV)
+	$(GLUE_PY) -m pip install --quiet --upgrade pip
+	$(GLUE_PY) -m pip install --quiet --no-deps -e .
+	$(GLUE_PY) -c 'import importlib.metadata as m, re, sys; \
+	  pinned = {re.split("[<>=!~ ]", p)[0] for p in sys.argv[1:]}; \
+	  reqs = [r.replace("; extra == \"dev\"", "") for r in m.requires("flywheel_assets")]; \
+	  print("\n".join([r for r in reqs if re.split("[<>=!~ ;\\[]", r)[0] not in pinned] + sys.argv[1:]))' \
+	  $(GLUE_PINS) > $(GLUE_REQUIREMENTS)
+	$(GLUE_PY) -m pip install --quiet --no-warn-conflicts -r $(GLUE_REQUIREMENTS)
+	$(GLUE_PY) -c 'import sys, pyspark, pyarrow; print("Glue 5.0 runtime venv: Python", sys.version.split()[0], "pyspark", pyspark.__version__, "pyarrow", pyarrow.__version__); assert pyspark.__version__.startswith("3.5.")'
+	@touch $(GLUE_STAMP)
+
+test-glue-runtime: $(GLUE_STAMP)
+	$(GLUE_PY) -m pytest -m glue_runtime
+
 # --- the UI and its end-to-end checks (docs/operations.md) ---------------------------
 DEV_SNAPSHOT ?= 2025-01-15
 DEV_PORT ?= 3000

@@ -29,6 +29,9 @@ setup(
             "botocore<1.44.18",
             "ruff>=0.6",
             "duckdb>=1.1",
+            # the Athena (Hive DDL + Trino DML) grammar every statement sent to Athena is
+            # parsed with (flywheel_assets_tests/adapters/test_athena_sql_grammar.py)
+            "sqlglot>=30,<31",
             "dagster-dg-cli>=1.13,<1.14",
             # make e2e drives the system's Chromium (no browser download)
             "playwright>=1.45",

@@ -11,6 +11,9 @@ import pytest
 from glue_jobs.arrow_writer import bucket_runs, local_root, write_bucket_files, write_partitioned
 from glue_jobs.transforms import write_split_part_spark
 
+# also run on Glue 5.0's pyspark 3.5 by `make test-glue-runtime`
+pytestmark = pytest.mark.glue_runtime
+
 SCHEMA = pa.schema(
     [("customer_user_id", pa.string()), ("a1", pa.string()), ("id_bucket", pa.int32())]
 )

@@ -5,7 +5,12 @@ from __future__ import annotations
 import random
 import zlib
 
+import pytest
+
 from glue_jobs.bucketing import athena_bucket_expr, id_bucket, spark_bucket_expr
+
+# also run on Glue 5.0's pyspark 3.5 by `make test-glue-runtime`
+pytestmark = pytest.mark.glue_runtime
 
 
 def sample_keys() -> list[str | None]:

@@ -36,6 +36,9 @@ from glue_jobs.registry import TableSpec
 from glue_jobs.runtime import S3Objects, check_raw_snapshot
 from glue_jobs.transforms import RawInputError
 
+# also run on Glue 5.0's pyspark 3.5 by `make test-glue-runtime`
+pytestmark = pytest.mark.glue_runtime
+
 TABLE = TableSpec("IBE_01_A", "infobase_attributes", ("ibe01_attr_01", "ibe01_attr_02"))
 BUCKET = "omc-flywheel-data-us-east-1-test"
 REGION = "us-east-1"

@@ -15,6 +15,9 @@ from glue_jobs.transforms import (
     write_table,
 )
 
+# also run on Glue 5.0's pyspark 3.5 by `make test-glue-runtime`
+pytestmark = pytest.mark.glue_runtime
+
 A = TableSpec("T_A", "infobase_attributes", ("a1", "a2"))
 B = TableSpec("T_B", "infobase_attributes", ("b1",))
 BUCKETS = 16

@@ -23,7 +23,9 @@ from urllib.parse import urlparse
 SUMMARY_SCHEMA = "id_bucket int, rows long"
 # Batches stay capped by spark.sql.execution.arrow.maxRecordsPerBatch (10,000 rows); a
 # byte cap below 2 GiB makes Spark measure the Arrow buffers after every row (10% of
-# the write's CPU in the profile), so it is lifted.
+# the write's CPU in the profile), so it is lifted. The byte cap is Spark 4's: Spark 3.5
+# (AWS Glue 5.0) has no such setting, caps batches by rows alone and ignores the key,
+# so the same conf serves both (``mapInArrow`` itself exists since Spark 3.3).
 ARROW_SESSION_CONF = {"spark.sql.execution.arrow.maxBytesPerBatch": str(2**31 - 1)}
 
 

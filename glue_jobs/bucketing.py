@@ -16,6 +16,8 @@ def id_bucket(key: str | None, bucket_count: int) -> int:
 
 
 def spark_bucket_expr(column: str, bucket_count: int) -> str:
+    # the same under Spark 4's ANSI mode (on by default) and Spark 3.5's (off on Glue 5.0):
+    # pmod of a CRC32 by a positive int always fits the INT it is cast to
     return f"CAST(pmod(crc32(coalesce(CAST({column} AS STRING), '')), {bucket_count}) AS INT)"
 
 

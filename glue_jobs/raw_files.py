@@ -11,8 +11,9 @@ found. When Spark fails all the same (data pages corrupt behind a sound footer),
 pyarrow parses the footers. AWS Glue 5.0 ships pyarrow 17.0.0 among the "Python modules
 already provided in AWS Glue" (docs.aws.amazon.com/glue/latest/dg/
 aws-glue-programming-python-libraries.html#glue-modules-provided; Glue 4.0 had 10.0.0),
-and every call used here is older than that. It is imported lazily all the same, so a
-job run without it fails with a sentence saying so.
+and every call used here is older than that (``make test-glue-runtime`` runs these
+checks on 17.0.0). It is imported lazily all the same, so a job run without it fails
+with a sentence saying so.
 """
 
 from __future__ import annotations

@@ -483,8 +483,13 @@ def main(
     options = resolve_options(sys.argv[1:] if argv is None else argv)
     if s3_client is None:
         import boto3  # on Glue; honours AWS_ENDPOINT_URL like every AWS client here
+        from botocore.config import Config
 
-        s3_client = boto3.client("s3")
+        # the code location's retry policy (adapters/aws_clients.py: standard mode, 8
+        # retries); botocore's default legacy mode would give up on S3 throttling sooner
+        s3_client = boto3.client(
+            "s3", config=Config(retries={"mode": "standard", "max_attempts": 8})
+        )
     objects = S3Objects(s3_client)
     with open_pipes(s3_client) as pipes:
         log = pipes.log if pipes is not None else standalone_logger()

@@ -1,7 +1,9 @@
 """The split transforms: raw snapshot -> per-table parquet datasets.
 
 One implementation for both runtimes: the local profile calls these in process, the
-Glue entry scripts (``glue_jobs/*_job.py``) call them on AWS Glue.
+Glue entry scripts (``glue_jobs/*_job.py``) call them on AWS Glue. So they keep to what
+Spark 3.5 (Glue 5.0) has as well as 4.x (``observe``/``Observation`` and ``mapInArrow``
+exist since 3.3); ``make test-glue-runtime`` runs their tests on pyspark 3.5.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ GB = 1024**3
 MAX_FILES = 256
 MANIFEST_NAME = "_flywheel_manifest.json"
 TABLE_CONCURRENCY = 2  # tables split_snapshot splits at a time
-# parquet-mr option: the unique key column gets no dictionary (it never pays)
+# parquet-mr option: the unique key column gets no dictionary (it never pays); per-column
+# since parquet-mr 1.12, so Spark 3.5's 1.13 honours it as Spark 4's does
 PLAIN_KEY_OPTION = f"parquet.enable.dictionary#{KEY_COLUMN}"
 SKETCH_K = 4096  # key hashes kept per snapshot: retention within ~0.6 points (drift.py)
 

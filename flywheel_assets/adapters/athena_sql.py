@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from flywheel_assets.adapters.aws_clients import aws_client
+from flywheel_assets.checks.sql import identifier, table_name
 from flywheel_assets.ports.sql import SqlPort
 from glue_jobs.bucketing import athena_bucket_expr
 
@@ -43,22 +44,33 @@ def ctas_statement(
     bucket_column: str,
     bucket_count: int,
 ) -> str:
-    """Athena CTAS writing a Hive-bucketed parquet/Snappy table at ``location``.
+    """Athena CTAS (run by its Trino engine) writing a Hive-bucketed parquet/Snappy table
+    at ``location``. Every name is checked by ``identifier`` (SqlIdentifierError before
+    any query is started); the location is an escaped string literal.
 
     Athena's CTAS has no COMMENT clause; the caller sets the comment in the catalog.
     """
+    target = table_name(database, name)
+    source = table_name(source_database, source_table)
+    column = identifier(bucket_column, "bucket column")
+    if not location.startswith("s3://"):
+        raise ValueError(f"CTAS external_location {location!r}: Athena writes only to s3://")
+    if not isinstance(bucket_count, int) or isinstance(bucket_count, bool) or bucket_count < 1:
+        raise ValueError(f"CTAS bucket_count {bucket_count!r}: expected a positive integer")
     return (
-        f"CREATE TABLE {database}.{name} WITH ("
+        f"CREATE TABLE {target} WITH ("
         f"format = 'PARQUET', write_compression = 'SNAPPY', "
         f"external_location = '{_sql_literal(location)}', "
-        f"bucketed_by = ARRAY['{_sql_literal(bucket_column)}'], "
-        f"bucket_count = {int(bucket_count)}) "
-        f"AS SELECT * FROM {source_database}.{source_table}"
+        f"bucketed_by = ARRAY['{column}'], "
+        f"bucket_count = {bucket_count}) "
+        f"AS SELECT * FROM {source}"
     )
 
 
 def drop_table_statement(database: str, name: str) -> str:
-    return f"DROP TABLE IF EXISTS {database}.{name}"
+    """Athena DDL (Hive engine). The pipeline drops staging tables through the catalog
+    (Glue DeleteTable); this is the SQL form, for operators and tests."""
+    return f"DROP TABLE IF EXISTS {table_name(database, name)}"
 
 
 def _convert(value: str | None, athena_type: str) -> Any:
@@ -186,7 +198,7 @@ class AthenaSql(SqlPort):
     # ---- SQL dialect --------------------------------------------------------------
 
     def bucket_expr(self, column: str, bucket_count: int) -> str:
-        return athena_bucket_expr(column, bucket_count)
+        return athena_bucket_expr(identifier(column, "bucket column"), int(bucket_count))
 
     def create_bucketed_table_as(
         self,

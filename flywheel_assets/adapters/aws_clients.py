@@ -9,7 +9,10 @@ from botocore.config import Config
 
 # Standard mode retries throttling (ThrottlingException, SlowDown, 429, ...) and transient
 # 5xx errors with jittered exponential back-off; Glue and Athena throttle bursts of
-# partition and query calls, so the adapters rely on this instead of hand-written loops.
+# partition and query calls, so the adapters rely on this instead of hand-written loops
+# (dagster-aws's Pipes client and readers are handed these clients too). A constant, not a
+# setting: the bound only caps how long one throttled request keeps trying (at most about
+# 90 s of jittered back-off, each delay capped at 20 s), which no profile needs to change.
 # In this legacy key ``max_attempts`` counts retries: 8 retries, 9 attempts in all.
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 

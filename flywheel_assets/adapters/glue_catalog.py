@@ -50,6 +50,10 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def _is_already_exists(batch_error: dict[str, Any]) -> bool:
+    return batch_error.get("ErrorDetail", {}).get("ErrorCode") == "AlreadyExistsException"
+
+
 def _columns(columns: Iterable[Column]) -> list[dict[str, str]]:
     return [{"Name": c.name, "Type": c.type} for c in columns]
 
@@ -246,21 +250,16 @@ class GlueCatalog(CatalogPort):
         keep = [v for v in wanted if v in registered]
         new = [v for v in wanted if v not in registered]
         stale = [v for v in registered if v not in wanted]
-        for batch in chunked(keep, UPDATE_BATCH_SIZE):
-            response = self.client.batch_update_partition(
-                DatabaseName=table.database,
-                TableName=table.name,
-                Entries=[
-                    {
-                        "PartitionValueList": [v],
-                        "PartitionInput": self._partition_input(table, v, wanted[v]),
-                    }
-                    for v in batch
-                ],
-            )
-            self._check_batch("BatchUpdatePartition", table.database, table.name, response)
+        self._update_partitions(
+            table.database,
+            table.name,
+            [self._partition_input(table, v, wanted[v]) for v in keep],
+        )
         self._create_partitions(
-            table.database, table.name, [self._partition_input(table, v, wanted[v]) for v in new]
+            table.database,
+            table.name,
+            [self._partition_input(table, v, wanted[v]) for v in new],
+            converge=True,
         )
         for batch in chunked(stale, DELETE_BATCH_SIZE):
             response = self.client.batch_delete_partition(
@@ -270,11 +269,30 @@ class GlueCatalog(CatalogPort):
             )
             self._check_batch("BatchDeletePartition", table.database, table.name, response)
 
-    def _create_partitions(self, database: str, name: str, inputs: Sequence[dict]) -> None:
+    def _update_partitions(self, database: str, name: str, inputs: Sequence[dict]) -> None:
+        for batch in chunked(inputs, UPDATE_BATCH_SIZE):
+            response = self.client.batch_update_partition(
+                DatabaseName=database,
+                TableName=name,
+                Entries=[{"PartitionValueList": p["Values"], "PartitionInput": p} for p in batch],
+            )
+            self._check_batch("BatchUpdatePartition", database, name, response)
+
+    def _create_partitions(
+        self, database: str, name: str, inputs: Sequence[dict], converge: bool = False
+    ) -> None:
+        """``converge``: a partition registered since the listing was read (a concurrent
+        publish) is updated to its input instead of failing the publish."""
         for batch in chunked(inputs, CREATE_BATCH_SIZE):
             response = self.client.batch_create_partition(
                 DatabaseName=database, TableName=name, PartitionInputList=list(batch)
             )
+            errors = response.get("Errors") or []
+            exists = [e for e in errors if _is_already_exists(e)] if converge else []
+            if exists:
+                values = [e.get("PartitionValues") for e in exists]
+                self._update_partitions(database, name, [p for p in batch if p["Values"] in values])
+                response = {"Errors": [e for e in errors if e not in exists]}
             self._check_batch("BatchCreatePartition", database, name, response)
 
     # ---- partitions ---------------------------------------------------------------

@@ -6,11 +6,18 @@ the Glue run when Dagster terminates the step, and reads the job's messages from
 CloudWatch ``/aws-glue/jobs/output`` stream (or from S3 with ``messages="s3"``), also
 forwarding its log lines. Each table the job reports comes back as one
 ``MaterializeResult`` carrying the job's metadata plus the Glue run id and console link.
+
+A run that ends in any state but SUCCEEDED fails the step with the job name, run id,
+state and Glue's ``ErrorMessage`` (``PipesGlueClient``). Every run carries the profile's
+``glue_timeout_minutes`` as its Glue ``Timeout``, so Glue itself ends a run that outlives
+it (state TIMEOUT); the wait here has a deadline of its own a grace period later, in case
+the run never reaches a final state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import dagster as dg
@@ -28,10 +35,61 @@ from flywheel_assets.keys import split_cluster_key, split_part_key
 from glue_jobs.registry import TableSpec
 
 KEY_FUNCTIONS = {"split_part": split_part_key, "split_cluster": split_cluster_key}
+# GetJobRun states after which a run changes no more (AWS Glue "Job run statuses");
+# dagster-aws's own list lacks EXPIRED.
+FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})
+# How long after its Glue Timeout a run may still be unfinished before the wait gives up
+# (Glue needs a moment to start a run and to stop a timed-out one).
+DEADLINE_GRACE_SECONDS = 15 * 60
+POLL_SECONDS = 5.0  # dagster-aws's interval
 
 
 class GlueRunIncompleteError(RuntimeError):
     """The Glue run succeeded but did not report every table it was asked for."""
+
+
+class GlueRunDeadlineError(RuntimeError):
+    """The Glue run did not reach a final state by the wait's deadline (it was stopped)."""
+
+
+class DeadlinePipesGlueClient(PipesGlueClient):
+    """``PipesGlueClient`` whose wait for the run has a deadline.
+
+    dagster-aws polls GetJobRun every 5 s until a final state, with no deadline; this
+    replaces that one loop (``_wait_for_job_run_completion``, checked by a test) and
+    leaves starting, Pipes, termination and the failure message to dagster-aws.
+    """
+
+    def __init__(
+        self,
+        *,
+        deadline_seconds: float,
+        poll_seconds: float = POLL_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.deadline_seconds = deadline_seconds
+        self.poll_seconds = poll_seconds
+        self.sleep = sleep
+        self.clock = clock
+
+    def _wait_for_job_run_completion(self, job_name: str, run_id: str) -> Any:
+        deadline = self.clock() + self.deadline_seconds
+        while True:
+            response = self._client.get_job_run(JobName=job_name, RunId=run_id)
+            state = response["JobRun"]["JobRunState"]
+            if state in FINAL_STATES:
+                return response
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                self._client.batch_stop_job_run(JobName=job_name, JobRunIds=[run_id])
+                raise GlueRunDeadlineError(
+                    f"Glue job {job_name} run {run_id} still {state} after "
+                    f"{self.deadline_seconds:g}s; stopped it"
+                )
+            self.sleep(min(self.poll_seconds, remaining))
 
 
 class GlueCompute:
@@ -44,6 +102,9 @@ class GlueCompute:
         logs_client: Any | None = None,
         messages: Literal["cloudwatch", "s3"] = "cloudwatch",
         s3_message_interval: float = 5,
+        poll_seconds: float = POLL_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not settings.glue_assets_bucket:
             raise ValueError(
@@ -55,6 +116,9 @@ class GlueCompute:
         self.logs = logs_client if logs_client is not None else aws_client("logs", settings.region)
         self.messages = messages
         self.s3_message_interval = s3_message_interval
+        self.poll_seconds = poll_seconds
+        self.sleep = sleep
+        self.clock = clock
 
     def pipes_client(self) -> PipesGlueClient:
         """A fresh client per run: message readers keep per-run state (log streams)."""
@@ -66,7 +130,11 @@ class GlueCompute:
             )
         else:
             reader = PipesCloudWatchMessageReader(client=self.logs)
-        return PipesGlueClient(
+        return DeadlinePipesGlueClient(
+            deadline_seconds=self.settings.glue_timeout_minutes * 60 + DEADLINE_GRACE_SECONDS,
+            poll_seconds=self.poll_seconds,
+            sleep=self.sleep,
+            clock=self.clock,
             client=self.glue,
             context_injector=PipesS3ContextInjector(
                 bucket=self.settings.glue_assets_bucket, client=self.s3, key_prefix=PIPES_PREFIX
@@ -117,6 +185,8 @@ class GlueCompute:
             start_job_run_params={
                 "JobName": name,
                 "Arguments": run_arguments(self.settings, job, snapshot, tables, build),
+                # as deployed, but explicit like the arguments: Glue ends the run after it
+                "Timeout": self.settings.glue_timeout_minutes,
             },
             extras=extras,
         )

@@ -16,6 +16,7 @@ from flywheel_assets.assets.catalog_table import build_dataset_table_asset
 from flywheel_assets.assets.partitioned import snapshot_comment
 from flywheel_assets.assets.split import build_split_asset
 from flywheel_assets.builds import BUILD_PARAMETER, new_build_id
+from flywheel_assets.checks.sql import identifier, row_count_sql
 from flywheel_assets.keys import bucketed_key, ext_key, split_cluster_key
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
 from flywheel_assets.platform import Platform
@@ -73,6 +74,11 @@ def require_source_snapshot(source: TableInfo, snapshot: str) -> None:
         )
 
 
+def staging_table_name(table: TableSpec, build_id: str) -> str:
+    """The CTAS target of one build: ``bucketed_<table>__build_<build id>``."""
+    return f"{table.bucketed_table}__build_{build_id.replace('-', '_').lower()}"
+
+
 def rebuild_bucketed(
     platform: Platform, table: TableSpec, snapshot: str, source: TableInfo, build_id: str
 ) -> tuple[TableDefinition, int]:
@@ -84,7 +90,11 @@ def rebuild_bucketed(
     settings, catalog, lake, sql = platform.settings, platform.catalog, platform.lake, platform.sql
     database = platform.database
     require_source_snapshot(source, snapshot)
-    staging = f"{table.bucketed_table}__build_{build_id.replace('-', '_').lower()}"
+    staging = staging_table_name(table, build_id)
+    # every name is checked before anything is dropped, deleted or queried
+    count_staging = row_count_sql(database, staging)
+    count_source = row_count_sql(database, source.name)
+    identifier(settings.bucket_column, "bucket column")
     prefix = layout.bucketed_snapshot_prefix(settings, table, snapshot) + layout.build_folder(
         build_id
     )
@@ -106,8 +116,8 @@ def rebuild_bucketed(
         built = catalog.get_table(database, staging)
         if built is None:
             raise BucketedBuildError(f"CTAS reported success but {database}.{staging} is missing")
-        rows = int(sql.query(f"SELECT COUNT(*) AS n FROM {database}.{staging}")[0]["n"])
-        expected = int(sql.query(f"SELECT COUNT(*) AS n FROM {database}.{source.name}")[0]["n"])
+        rows = int(sql.query(count_staging)[0]["n"])
+        expected = int(sql.query(count_source)[0]["n"])
         if rows != expected:
             raise BucketedBuildError(f"CTAS wrote {rows} rows, {source.name} holds {expected}")
     except Exception as exc:

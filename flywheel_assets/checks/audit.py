@@ -97,6 +97,7 @@ def dataset_relation(
         return
     database = platform.database
     name = f"audit_{kind}_{table.slug}_{snapshot.replace('-', '')}"
+    relation = table_name(database, name)  # checked before the table is created
     location = platform.lake.uri(prefix)
     partitioned = kind == "split_part"
     count = platform.settings.bucket_count
@@ -120,7 +121,7 @@ def dataset_relation(
         )
     )
     try:
-        yield table_name(database, name)
+        yield relation
     finally:
         platform.catalog.drop_table(database, name)
 

@@ -4,7 +4,11 @@ One statement gives a table's row count, NULL keys and duplicate keys (and, when
 count source is given, the source's row count): it groups by the key column only, so
 parquet readers fetch that one column. Example keys are a second, small statement that
 runs only when a key problem exists. Identifiers are validated, never quoted, because
-Spark quotes with backticks and Athena with double quotes.
+Spark quotes with backticks and Athena with double quotes (backticks in its DDL): this
+module's :func:`identifier` is the one check every name from the registry or the
+settings passes before it reaches SQL, whoever builds the statement. Every statement
+sent to Athena is parsed with Athena's grammars in
+``flywheel_assets_tests/adapters/test_athena_sql_grammar.py``.
 """
 
 from __future__ import annotations
@@ -16,22 +20,75 @@ from typing import Any
 
 from flywheel_assets.checks.rules import MAX_EXAMPLES, PARTITION_KEY
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MISSING_KEY = "k IS NULL OR TRIM(k) = ''"  # over the profile's grouped key ``k``
+
+# What an unquoted name may be in both of Athena's engines and in Spark SQL: Athena's
+# DDL (Hive) needs backticks around a name that starts with an underscore, its DML and
+# CTAS (Trino) double quotes around one that starts with a digit, and neither accepts
+# any special character but the underscore.
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+MAX_IDENTIFIER_LENGTH = 255  # Glue/Athena: database, table and column names
+# Athena's reserved keywords, unusable unquoted: those of its DDL (Hive) and of its
+# SELECT statements (Trino), as listed in the Athena user guide, "Escape reserved
+# keywords in queries".
+RESERVED_WORDS = frozenset(
+    """
+    ALL ALTER AND ARRAY AS AUTHORIZATION BETWEEN BIGINT BINARY BOOLEAN BOTH BY CASE CASHE
+    CAST CHAR COLUMN CONF CONSTRAINT COMMIT CREATE CROSS CUBE CURRENT CURRENT_CATALOG
+    CURRENT_DATE CURRENT_PATH CURRENT_ROLE CURRENT_SCHEMA CURRENT_TIME CURRENT_TIMESTAMP
+    CURRENT_USER CURSOR DATABASE DATE DAYOFWEEK DEALLOCATE DECIMAL DELETE DESCRIBE DISTINCT
+    DIV DOUBLE DROP ELSE END ESCAPE EXCEPT EXCHANGE EXECUTE EXISTS EXTENDED EXTERNAL
+    EXTRACT FALSE FETCH FIRST FLOAT FLOOR FOLLOWING FOR FOREIGN FROM FULL FUNCTION GRANT
+    GROUP GROUPING HAVING IF IMPORT IN INNER INSERT INT INTEGER INTERSECT INTERVAL INTO IS
+    JOIN JSON_ARRAY JSON_EXISTS JSON_OBJECT JSON_QUERY JSON_TABLE JSON_VALUE LAST LATERAL
+    LEFT LESS LIKE LISTAGG LOCAL LOCALTIME LOCALTIMESTAMP MACRO MAP MORE NATURAL NONE
+    NORMALIZE NOT NULL NUMERIC OF ON ONLY OR ORDER OUT OUTER OVER PARTIALSCAN PARTITION
+    PERCENT PRECEDING PRECISION PREPARE PRESERVE PRIMARY PROCEDURE RANGE READS RECURSIVE
+    REDUCE REFERENCES REGEXP REVOKE RIGHT RLIKE ROLLBACK ROLLUP ROW ROWS SELECT SET SKIP
+    SMALLINT START TABLE TABLESAMPLE THEN TIME TIMESTAMP TO TRANSFORM TRIGGER TRIM TRUE
+    TRUNCATE UESCAPE UNBOUNDED UNESCAPE UNION UNIQUEJOIN UNNEST UPDATE USER USING
+    UTC_TIMESTAMP VALUES VARCHAR VIEWS WHEN WHERE WINDOW WITH
+    """.split()  # noqa: SIM905 - the guide's lists, kept readable
+)
 
 
 class SqlIdentifierError(ValueError):
     pass
 
 
-def identifier(name: str) -> str:
-    if not _IDENTIFIER.match(name or ""):
-        raise SqlIdentifierError(f"{name!r} is not a plain SQL identifier")
+def identifier(name: str, what: str = "identifier") -> str:
+    """``name`` unchanged if it may stand unquoted in Athena (both engines) and Spark SQL;
+    otherwise SqlIdentifierError naming it. Names from the registry and the settings go
+    through here before they reach SQL: they are refused, never quoted or escaped."""
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise SqlIdentifierError(
+            f"{what} {name!r} is not a legal SQL identifier (a letter, then letters, digits "
+            "or underscores); refusing to put it in SQL"
+        )
+    if len(name) > MAX_IDENTIFIER_LENGTH:
+        raise SqlIdentifierError(
+            f"{what} {name!r} is {len(name)} characters long; Athena allows at most "
+            f"{MAX_IDENTIFIER_LENGTH}; refusing to put it in SQL"
+        )
+    if name.upper() in RESERVED_WORDS:
+        raise SqlIdentifierError(
+            f"{what} {name!r} is a reserved word in Athena SQL; refusing to put it in SQL"
+        )
     return name
 
 
 def table_name(database: str, table: str) -> str:
-    return f"{identifier(database)}.{identifier(table)}"
+    """``database.table``, both parts checked by :func:`identifier`."""
+    return f"{identifier(database, 'database name')}.{identifier(table, 'table name')}"
+
+
+def row_count_sql(database: str, table: str) -> str:
+    return f"SELECT COUNT(*) AS n FROM {table_name(database, table)}"
+
+
+def msck_repair_sql(database: str, table: str) -> str:
+    """Athena (Hive DDL) and Spark SQL: register the partitions found in storage."""
+    return f"MSCK REPAIR TABLE {table_name(database, table)}"
 
 
 def key_profile_sql(relation: str, pk_column: str, source: str | None = None) -> str:
@@ -40,7 +97,7 @@ def key_profile_sql(relation: str, pk_column: str, source: str | None = None) ->
     ``COUNT(*) > 1``) of ``relation`` in one statement; ``source``'s ``COUNT(*)`` joins in
     when given. ``relation`` is a qualified table name (or, on Spark only, a
     ``parquet.`<uri>``` path relation)."""
-    pk = identifier(pk_column)
+    pk = identifier(pk_column, "key column")
     profile = (
         "SELECT COALESCE(SUM(c), 0) AS count_part, "
         f"COALESCE(SUM(CASE WHEN {MISSING_KEY} THEN c ELSE 0 END), 0) AS pk_nulls, "
@@ -57,7 +114,7 @@ def key_profile_sql(relation: str, pk_column: str, source: str | None = None) ->
 
 
 def duplicate_examples_sql(relation: str, pk_column: str, limit: int = MAX_EXAMPLES) -> str:
-    pk = identifier(pk_column)
+    pk = identifier(pk_column, "key column")
     return (
         f"SELECT {pk} AS k, COUNT(*) AS c FROM {relation} GROUP BY {pk} "
         f"HAVING COUNT(*) > 1 ORDER BY c DESC, k LIMIT {int(limit)}"
@@ -66,7 +123,7 @@ def duplicate_examples_sql(relation: str, pk_column: str, limit: int = MAX_EXAMP
 
 def null_examples_sql(relation: str, pk_column: str, limit: int = MAX_EXAMPLES) -> str:
     """Missing keys have no value to show; the partitions holding them are the example."""
-    pk = identifier(pk_column)
+    pk = identifier(pk_column, "key column")
     return (
         f"SELECT {PARTITION_KEY} AS b, COUNT(*) AS c FROM {relation} "
         f"WHERE {pk} IS NULL OR TRIM({pk}) = '' "

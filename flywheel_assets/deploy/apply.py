@@ -3,7 +3,8 @@
 Idempotent: an artifact is uploaded only when S3 lacks that exact content (the zip is
 content-addressed, a script carries its sha256 in the object metadata), and a job is
 written only when GetJob shows a managed field that differs from the profile: CreateJob
-when it is missing, UpdateJob when it differs, nothing otherwise.
+when it is missing, UpdateJob when it differs, nothing otherwise. A CreateJob that meets
+AlreadyExists (another deploy got there first) reads the job again and converges.
 """
 
 from __future__ import annotations
@@ -141,10 +142,16 @@ def deploy_glue_jobs(
                 raise
             current = None
         if current is None:
-            report.jobs[name] = "created"
-            if not dry_run:
-                glue.create_job(Name=name, **desired)
-            continue
+            try:
+                if not dry_run:
+                    glue.create_job(Name=name, **desired)
+                report.jobs[name] = "created"
+                continue
+            except ClientError as exc:
+                if _code(exc) != "AlreadyExistsException":
+                    raise
+            # created since GetJob (a concurrent deploy): converge by comparing it as well
+            current = glue.get_job(JobName=name)["Job"]
         changes = changed_fields(current, desired)
         report.jobs[name] = "updated" if changes else "unchanged"
         if changes:

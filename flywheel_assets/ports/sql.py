@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from flywheel_assets.checks.sql import msck_repair_sql
+
 
 class SqlPort(ABC):
     @abstractmethod
@@ -39,4 +41,4 @@ class SqlPort(ABC):
         return None
 
     def msck_repair(self, database: str, table: str) -> None:
-        self.execute(f"MSCK REPAIR TABLE {database}.{table}")
+        self.execute(msck_repair_sql(database, table))

@@ -1,6 +1,16 @@
-"""Fake AWS credentials for every Clean Rooms test: no test may reach a real account."""
+"""Fake AWS credentials for every Clean Rooms test: no test may reach a real account.
+Every request a test makes is checked against the service model (aws_contract.py)."""
+
+from collections.abc import Iterator
 
 import pytest
+
+from flywheel_assets_tests.aws_contract import ContractRecorder, checked_clients
+
+
+@pytest.fixture(autouse=True)
+def aws_contract(monkeypatch: pytest.MonkeyPatch) -> Iterator[ContractRecorder]:
+    yield from checked_clients(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

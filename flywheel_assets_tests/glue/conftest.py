@@ -11,8 +11,15 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from flywheel_assets.adapters.aws_clients import aws_client
+from flywheel_assets_tests.aws_contract import ContractRecorder, checked_clients
 
 REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def aws_contract(monkeypatch: pytest.MonkeyPatch) -> Iterator[ContractRecorder]:
+    """Every AWS request these tests make is checked against the service model."""
+    yield from checked_clients(monkeypatch)
 
 
 @pytest.fixture

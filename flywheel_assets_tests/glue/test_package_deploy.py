@@ -31,6 +31,9 @@ from flywheel_assets_tests.conftest import make_settings
 from flywheel_assets_tests.glue.conftest import REGION
 from flywheel_assets_tests.glue.helpers import record_operations
 
+# also run on Glue 5.0's pyspark 3.5 by `make test-glue-runtime`
+pytestmark = pytest.mark.glue_runtime
+
 IMPORT_FROM_ZIP = r"""
 import json, sys
 

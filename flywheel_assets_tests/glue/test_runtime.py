@@ -28,6 +28,9 @@ from glue_jobs.runtime import (
 )
 from glue_jobs.transforms import MANIFEST_NAME, Manifest, s3a
 
+# also run on Glue 5.0's pyspark 3.5 by `make test-glue-runtime`
+pytestmark = pytest.mark.glue_runtime
+
 LOG = logging.getLogger("flywheel.glue.test")
 CSV_URI = "s3://omc-flywheel-dev-analysis-data/config/infobase.csv"
 IBE_01 = TableSpec("IBE_01_A", "infobase_attributes", ("ibe01_attr_01", "ibe01_attr_02"))
