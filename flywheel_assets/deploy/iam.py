@@ -1,0 +1,626 @@
+"""The IAM policies of the principals Flywheel runs as, built from the profile's settings.
+
+One place for least privilege: ``docs/deploy.md`` shows these documents (rendered by
+``scripts/gen_iam_doc.py``; a test fails when the page is stale), a deployer prints them
+for an account with ``python -m flywheel_assets.deploy.iam --env prod --account <id>``,
+and the tests check that every AWS operation the adapters issue is allowed by the policy
+of the role that runs it (``flywheel_assets_tests/test_iam_policies.py``, and the moto
+end-to-end runs in ``flywheel_assets_tests/glue/test_glue_e2e.py``, which check each
+recorded request's resource ARN as well).
+
+Principals (``ROLES``):
+
+* ``glue_job``: the Glue split jobs' role (``glue_role``): reads raw snapshots and its
+  code, writes the split datasets, Pipes messages, logs and metrics. No catalog access:
+  the job never touches the Glue Data Catalog (Dagster publishes).
+* ``dagster``: the code location's role (ECS task role / Kubernetes service account):
+  starts and watches the Glue runs, reads what they wrote, publishes the catalog, runs
+  Athena (and through Athena, which acts with the caller's permissions, reads the tables'
+  data and writes the CTAS output and query results), alerts, reconciles Clean Rooms and
+  Entity Resolution.
+* ``cleanrooms_reader``: the role Clean Rooms reads the configured tables with
+  (``cleanrooms_role_arn``): the ``part_*`` tables and their data, read only.
+* ``deployer``: whoever runs ``flywheel glue deploy`` (CI): the artifacts and the jobs.
+
+Each statement names who needs it (``Grant.callers``) and which of its actions only an
+AWS service calls with the role's credentials (``Grant.by_aws``: Spark's S3A on Glue,
+Glue's log shipping, Athena, Clean Rooms), which no recording of our clients can show.
+Resources are the project's buckets and prefixes, Glue database and tables, job names,
+Athena workgroup, SNS topic and roles; ``"*"`` only where the action has no
+resource-level permission (``STAR_ONLY``, with the reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flywheel_assets.cleanrooms.desired import ID_NAMESPACE_PREFIX, SCHEMA_MAPPING_PREFIX
+from flywheel_assets.config.settings import PROFILES, Settings, load_settings
+from flywheel_assets.deploy.jobs import ARTIFACT_PREFIX, PIPES_PREFIX, SPLIT_JOBS
+
+ROLES = ("glue_job", "dagster", "cleanrooms_reader", "deployer")
+TITLES = {
+    "glue_job": "Glue job role",
+    "dagster": "Dagster code location role",
+    "cleanrooms_reader": "Clean Rooms reader role",
+    "deployer": "Deployer",
+}
+ACCOUNT_PLACEHOLDER = "<account>"
+# Glue writes a job's stdout/stderr (and so the Pipes messages) to these log groups
+GLUE_LOG_GROUP_PREFIX = "/aws-glue/"
+GLUE_OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
+ATHENA_TEMP_PREFIX = "query-results/"  # fallback when a profile leaves athena_results empty
+
+# Actions that take no resource-level permission, so ``Resource: "*"`` is the only form
+# AWS accepts (the Service Authorization Reference lists no resource type for them).
+STAR_ONLY: dict[str, str] = {
+    "cloudwatch:PutMetricData": "no resource type; narrowed by the cloudwatch:namespace condition",
+    "cleanrooms:ListConfiguredTables": "a List action of the account, no resource type",
+    "entityresolution:ListSchemaMappings": "a List action of the account, no resource type",
+    "entityresolution:ListIdNamespaces": "a List action of the account, no resource type",
+    "entityresolution:CreateSchemaMapping": "no resource type (the ARN does not exist yet)",
+    "entityresolution:CreateIdNamespace": "no resource type (the ARN does not exist yet)",
+}
+# Operations whose IAM action is not ``<service>:<Operation>``; () = no permission needed.
+ACTIONS_OF: dict[tuple[str, str], tuple[str, ...]] = {
+    ("s3", "ListObjectsV2"): ("s3:ListBucket",),
+    ("s3", "ListObjects"): ("s3:ListBucket",),
+    ("s3", "HeadBucket"): ("s3:ListBucket",),
+    ("s3", "HeadObject"): ("s3:GetObject",),
+    ("s3", "DeleteObjects"): ("s3:DeleteObject",),
+    ("s3", "CreateMultipartUpload"): ("s3:PutObject",),
+    ("s3", "UploadPart"): ("s3:PutObject",),
+    ("s3", "CompleteMultipartUpload"): ("s3:PutObject",),
+    ("s3", "CopyObject"): ("s3:GetObject", "s3:PutObject"),
+    ("sts", "GetCallerIdentity"): (),  # "No permissions are required" (STS API reference)
+}
+# botocore service name -> IAM service prefix, where they differ
+IAM_PREFIX = {"monitoring": "cloudwatch"}
+
+
+# Operations that hand a role to a service (a ``Role``/``roleArn`` parameter): the caller
+# needs ``iam:PassRole`` on that role as well.
+PASSES_ROLE = {
+    ("glue", "CreateJob"),
+    ("glue", "UpdateJob"),
+    ("cleanrooms", "CreateConfiguredTableAssociation"),
+    ("cleanrooms", "UpdateConfiguredTableAssociation"),
+    ("entityresolution", "CreateIdNamespace"),
+    ("entityresolution", "UpdateIdNamespace"),
+}
+
+
+def iam_actions(service: str, operation: str) -> tuple[str, ...]:
+    """The IAM actions an API operation (``glue``, ``GetTable``) is authorized by."""
+    return ACTIONS_OF.get(
+        (service, operation), (f"{IAM_PREFIX.get(service, service)}:{operation}",)
+    )
+
+
+def required_actions(service: str, operation: str) -> tuple[str, ...]:
+    """``iam_actions`` plus ``iam:PassRole`` for an operation that hands over a role."""
+    passes = ("iam:PassRole",) if (service, operation) in PASSES_ROLE else ()
+    return iam_actions(service, operation) + passes
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One policy statement and who needs it."""
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    callers: str
+    condition: dict[str, dict[str, Any]] | None = None
+    # actions of this statement no client of ours calls: an AWS service uses them with the
+    # role's credentials (Spark's S3A on Glue, Athena, Clean Rooms, Glue's log shipping),
+    # so no recording can show them; ``callers`` says which
+    by_aws: tuple[str, ...] = ()
+
+    def statement(self) -> dict[str, Any]:
+        statement: dict[str, Any] = {
+            "Sid": self.sid,
+            "Effect": "Allow",
+            "Action": list(self.actions) if len(self.actions) > 1 else self.actions[0],
+            "Resource": list(self.resources) if len(self.resources) > 1 else self.resources[0],
+        }
+        if self.condition:
+            statement["Condition"] = self.condition
+        return statement
+
+
+@dataclass(frozen=True)
+class Arns:
+    """ARNs of the project's resources in one account and region."""
+
+    settings: Settings
+    account: str = ACCOUNT_PLACEHOLDER
+    region: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.region or self.settings.region}:{self.account}"
+
+    @staticmethod
+    def bucket(name: str) -> str:
+        return f"arn:aws:s3:::{name}"
+
+    @staticmethod
+    def objects(bucket: str, prefix: str = "") -> str:
+        return f"arn:aws:s3:::{bucket}/{prefix}*"
+
+    def data(self, prefix: str = "") -> str:
+        return self.objects(self.settings.data_bucket, prefix)
+
+    def assets(self, prefix: str = "") -> str:
+        return self.objects(self.settings.glue_assets_bucket, prefix)
+
+    def glue(self, resource: str) -> str:
+        return f"arn:aws:glue:{self.where}:{resource}"
+
+    def catalog(self, tables: str = "*") -> tuple[str, ...]:
+        database = self.settings.glue_database
+        return (
+            self.glue("catalog"),
+            self.glue(f"database/{database}"),
+            self.glue(f"table/{database}/{tables}"),
+        )
+
+    def jobs(self) -> tuple[str, ...]:
+        return tuple(self.glue(f"job/{job.name(self.settings)}") for job in SPLIT_JOBS)
+
+    def log_group(self, name: str) -> str:
+        return f"arn:aws:logs:{self.where}:log-group:{name}"
+
+    def workgroup(self) -> str:
+        return f"arn:aws:athena:{self.where}:workgroup/{self.settings.athena_workgroup}"
+
+    def topic(self) -> str:
+        return self.settings.sns_topic_arn or f"arn:aws:sns:{self.where}:<alerts-topic>"
+
+    def role(self, name_or_arn: str, placeholder: str) -> str:
+        if name_or_arn.startswith("arn:"):
+            return name_or_arn
+        return f"arn:aws:iam::{self.account}:role/{name_or_arn or placeholder}"
+
+    def cleanrooms(self, resource: str) -> str:
+        return f"arn:aws:cleanrooms:{self.where}:{resource}"
+
+    def entityresolution(self, resource: str) -> str:
+        return f"arn:aws:entityresolution:{self.where}:{resource}"
+
+
+def _folder(prefix: str) -> str:
+    return prefix if prefix.endswith("/") or not prefix else prefix + "/"
+
+
+def _listing(prefixes: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``s3:ListBucket`` only below ``prefixes`` (a folder's own key, with or without its
+    slash, lists too: S3A probes ``prefix/``)."""
+    patterns = sorted({f"{p.rstrip('/')}*" for p in prefixes})
+    return {"StringLike": {"s3:prefix": patterns}}
+
+
+def _results_location(settings: Settings) -> tuple[str, str]:
+    """Bucket and prefix of Athena's query results."""
+    location = settings.athena_results or f"s3://{settings.report_bucket}/{ATHENA_TEMP_PREFIX}"
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    return bucket, _folder(prefix)
+
+
+def glue_job_grants(arns: Arns) -> list[Grant]:
+    s = arns.settings
+    raw = (s.raw_infobase_prefix, s.raw_addressable_prefix)
+    splits = (s.split_part_prefix, s.split_cluster_prefix)
+    return [
+        Grant(
+            "ListRawAndSplits",
+            ("s3:ListBucket",),
+            (arns.bucket(s.data_bucket),),
+            "glue_jobs/runtime.py (snapshot folders, raw files, the raw marker); Spark's S3A "
+            "reading raw and writing the split directories",
+            _listing(raw + splits),
+        ),
+        Grant(
+            "ReadRaw",
+            ("s3:GetObject",),
+            tuple(arns.data(p) for p in raw),
+            "glue_jobs/raw_files.py (parquet footers), Spark reading the raw snapshot",
+        ),
+        Grant(
+            "WriteSplits",
+            (
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ),
+            tuple(arns.data(p) for p in splits),
+            "Spark's S3A writer and committer (multipart uploads, task files it removes); "
+            "glue_jobs/runtime.py (manifests, the reader marker of a hand-started run)",
+            by_aws=("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
+        ),
+        Grant(
+            "SplitUploads",
+            ("s3:ListBucketMultipartUploads",),
+            (arns.bucket(s.data_bucket),),
+            "Spark's S3A committer aborting a failed task's pending uploads",
+            by_aws=("s3:ListBucketMultipartUploads",),
+        ),
+        Grant(
+            "CodeAndPipesContext",
+            ("s3:GetObject",),
+            (arns.assets(ARTIFACT_PREFIX), arns.assets(PIPES_PREFIX)),
+            "Glue loading the entry script and the --extra-py-files zip; dagster-pipes "
+            "reading its context (PipesS3ContextLoader)",
+        ),
+        Grant(
+            "PipesMessagesAndTemp",
+            ("s3:PutObject",),
+            (arns.assets(PIPES_PREFIX), arns.assets(f"{ARTIFACT_PREFIX}temp/")),
+            "dagster-pipes' S3 message writer (messages='s3'); Glue's --TempDir",
+        ),
+        Grant(
+            "GlueJobLogs",
+            ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"),
+            (
+                arns.log_group(f"{GLUE_LOG_GROUP_PREFIX}*"),
+                arns.log_group(f"{GLUE_LOG_GROUP_PREFIX}*:log-stream:*"),
+            ),
+            "Glue shipping the job's stdout/stderr (the Pipes messages by default) to "
+            f"{GLUE_OUTPUT_LOG_GROUP}",
+            by_aws=("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"),
+        ),
+        Grant(
+            "GlueJobMetrics",
+            ("cloudwatch:PutMetricData",),
+            ("*",),
+            "Glue's job metrics (--enable-metrics)",
+            {"StringEquals": {"cloudwatch:namespace": "Glue"}},
+            by_aws=("cloudwatch:PutMetricData",),
+        ),
+    ]
+
+
+def dagster_grants(arns: Arns) -> list[Grant]:
+    s = arns.settings
+    raw = (s.raw_infobase_prefix, s.raw_addressable_prefix)
+    datasets = (s.split_part_prefix, s.split_cluster_prefix, s.bucketed_prefix)
+    results_bucket, results_prefix = _results_location(s)
+    reports = sorted({_folder(s.report_prefix), _folder(s.cleanrooms_report_prefix)})
+    membership = s.cleanrooms_membership_id or "<membership-id>"
+    grants = [
+        Grant(
+            "RunSplitJobs",
+            ("glue:StartJobRun", "glue:GetJobRun", "glue:BatchStopJobRun"),
+            arns.jobs(),
+            "adapters/glue_compute.py (dagster-aws PipesGlueClient: start, poll, stop on "
+            "termination)",
+        ),
+        Grant(
+            "ReadGlueJobOutput",
+            ("logs:GetLogEvents", "logs:DescribeLogStreams"),
+            (
+                arns.log_group(GLUE_OUTPUT_LOG_GROUP),
+                arns.log_group(f"{GLUE_OUTPUT_LOG_GROUP}:log-stream:*"),
+            ),
+            "adapters/glue_compute.py (PipesCloudWatchMessageReader: the job's messages "
+            "and log lines)",
+        ),
+        Grant(
+            "PipesContext",
+            ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+            (arns.assets(PIPES_PREFIX),),
+            "adapters/glue_compute.py (PipesS3ContextInjector writes and removes the "
+            "context; PipesS3MessageReader reads messages)",
+        ),
+        Grant(
+            "ListLake",
+            ("s3:ListBucket",),
+            (arns.bucket(s.data_bucket),),
+            "adapters/s3_lake.py (snapshot folders, builds, manifests, retention); Athena "
+            "listing a table's files for the caller",
+            _listing(raw + datasets),
+        ),
+        Grant(
+            "ReadLake",
+            ("s3:GetObject",),
+            tuple(arns.data(p) for p in raw + datasets),
+            "adapters/s3_lake.py (raw footers, manifests, audit records, markers); Athena "
+            "reading tables and audit relations for the caller",
+        ),
+        Grant(
+            "WriteDatasets",
+            (
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ),
+            tuple(arns.data(p) for p in datasets),
+            "adapters/s3_lake.py (audit records and figures, reader markers, CTAS leftovers, "
+            "retention); Athena writing the CTAS output for the caller",
+            by_aws=("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
+        ),
+        Grant(
+            "AthenaBuckets",
+            ("s3:GetBucketLocation",),
+            tuple(sorted({arns.bucket(s.data_bucket), arns.bucket(results_bucket)})),
+            "Athena resolving the region of the data and results buckets for the caller",
+            by_aws=("s3:GetBucketLocation",),
+        ),
+        Grant(
+            "AthenaResults",
+            (
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ),
+            (arns.objects(results_bucket, results_prefix),),
+            "Athena writing and reading query results for the caller (athena_results)",
+            by_aws=(
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ),
+        ),
+        Grant(
+            "Reports",
+            ("s3:PutObject",),
+            tuple(arns.objects(s.report_bucket, p) for p in reports),
+            "assets/monitor.py (monitor report), cleanrooms/report.py (plans, mappings)",
+        ),
+        Grant(
+            "Catalog",
+            (
+                "glue:GetDatabase",
+                "glue:CreateDatabase",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:CreateTable",
+                "glue:UpdateTable",
+                "glue:DeleteTable",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+                "glue:BatchGetPartition",
+                "glue:BatchCreatePartition",
+                "glue:BatchUpdatePartition",
+                "glue:BatchDeletePartition",
+            ),
+            arns.catalog(),
+            "adapters/glue_catalog.py (publish, repoint, partitions, audit relations); "
+            "Athena reading tables, CTAS (CreateTable), DROP TABLE and MSCK REPAIR "
+            "(partitions) for the caller",
+            by_aws=("glue:GetPartition", "glue:BatchGetPartition"),
+        ),
+        Grant(
+            "Athena",
+            (
+                "athena:StartQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:StopQueryExecution",
+            ),
+            (arns.workgroup(),),
+            "adapters/athena_sql.py (audits, monitor, CTAS, row counts, MSCK REPAIR)",
+        ),
+        Grant("Alerts", ("sns:Publish",), (arns.topic(),), "adapters/sns_alerts.py"),
+        Grant(
+            "CleanRoomsConfiguredTables",
+            (
+                "cleanrooms:GetConfiguredTable",
+                "cleanrooms:CreateConfiguredTable",
+                "cleanrooms:UpdateConfiguredTable",
+                "cleanrooms:DeleteConfiguredTable",
+                "cleanrooms:GetConfiguredTableAnalysisRule",
+                "cleanrooms:CreateConfiguredTableAnalysisRule",
+                "cleanrooms:UpdateConfiguredTableAnalysisRule",
+                "cleanrooms:DeleteConfiguredTableAnalysisRule",
+            ),
+            (arns.cleanrooms("configuredtable/*"),),
+            "cleanrooms/reconcile.py (configured tables get service-generated ids: all of "
+            "the account's, not one)",
+        ),
+        Grant(
+            "CleanRoomsMembership",
+            (
+                "cleanrooms:GetMembership",
+                "cleanrooms:ListConfiguredTableAssociations",
+                "cleanrooms:GetConfiguredTableAssociation",
+                "cleanrooms:CreateConfiguredTableAssociation",
+                "cleanrooms:UpdateConfiguredTableAssociation",
+                "cleanrooms:DeleteConfiguredTableAssociation",
+            ),
+            (
+                arns.cleanrooms(f"membership/{membership}"),
+                arns.cleanrooms(f"membership/{membership}/configuredtableassociation/*"),
+                arns.cleanrooms("configuredtable/*"),
+            ),
+            "cleanrooms/reconcile.py (the collaboration membership's associations)",
+        ),
+        Grant(
+            "EntityResolution",
+            (
+                "entityresolution:GetSchemaMapping",
+                "entityresolution:UpdateSchemaMapping",
+                "entityresolution:DeleteSchemaMapping",
+                "entityresolution:GetIdNamespace",
+                "entityresolution:UpdateIdNamespace",
+                "entityresolution:DeleteIdNamespace",
+            ),
+            (
+                arns.entityresolution(f"schemamapping/{SCHEMA_MAPPING_PREFIX}*"),
+                arns.entityresolution(f"idnamespace/{ID_NAMESPACE_PREFIX}*"),
+            ),
+            "cleanrooms/reconcile.py (only the names Flywheel manages)",
+        ),
+        Grant(
+            "AccountWideListsAndCreates",
+            (
+                "cleanrooms:ListConfiguredTables",
+                "entityresolution:ListSchemaMappings",
+                "entityresolution:ListIdNamespaces",
+                "entityresolution:CreateSchemaMapping",
+                "entityresolution:CreateIdNamespace",
+            ),
+            ("*",),
+            "cleanrooms/reconcile.py; these actions have no resource-level permission",
+        ),
+        Grant(
+            "HandReaderRolesToCleanRooms",
+            ("iam:PassRole",),
+            tuple(
+                sorted(
+                    {
+                        arns.role(s.cleanrooms_role_arn, "<cleanrooms-reader-role>"),
+                        arns.role(
+                            s.entity_resolution_role_arn or s.cleanrooms_role_arn,
+                            "<cleanrooms-reader-role>",
+                        ),
+                    }
+                )
+            ),
+            "cleanrooms/reconcile.py (roleArn of associations and ID namespaces)",
+            {
+                "StringEquals": {
+                    "iam:PassedToService": [
+                        "cleanrooms.amazonaws.com",
+                        "entityresolution.amazonaws.com",
+                    ]
+                }
+            },
+        ),
+    ]
+    return grants
+
+
+READ_TABLE_ACTIONS = (
+    "glue:GetDatabase",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+    "glue:BatchGetPartition",
+)
+
+
+def cleanrooms_reader_grants(arns: Arns) -> list[Grant]:
+    s = arns.settings
+    return [
+        Grant(
+            "ReadPartTables",
+            READ_TABLE_ACTIONS,
+            arns.catalog(f"{s.table_prefix}*"),
+            "AWS Clean Rooms reading the configured tables (part_*)",
+            by_aws=READ_TABLE_ACTIONS,
+        ),
+        Grant(
+            "ListPartData",
+            ("s3:ListBucket",),
+            (arns.bucket(s.data_bucket),),
+            "AWS Clean Rooms listing the files of the served builds",
+            _listing((s.split_part_prefix,)),
+            by_aws=("s3:ListBucket",),
+        ),
+        Grant(
+            "LocatePartData",
+            ("s3:GetBucketLocation",),
+            (arns.bucket(s.data_bucket),),
+            "AWS Clean Rooms resolving the data bucket's region",
+            by_aws=("s3:GetBucketLocation",),
+        ),
+        Grant(
+            "ReadPartData",
+            ("s3:GetObject",),
+            (arns.data(s.split_part_prefix),),
+            "AWS Clean Rooms reading the served builds",
+            by_aws=("s3:GetObject",),
+        ),
+    ]
+
+
+def deployer_grants(arns: Arns) -> list[Grant]:
+    s = arns.settings
+    return [
+        Grant(
+            "Artifacts",
+            ("s3:GetObject", "s3:PutObject"),
+            (arns.assets(ARTIFACT_PREFIX),),
+            "deploy/apply.py (HeadObject tells unchanged from missing; PutObject)",
+        ),
+        Grant(
+            "ArtifactListing",
+            ("s3:ListBucket",),
+            (arns.bucket(s.glue_assets_bucket),),
+            "S3 answering 404, not 403, for a missing artifact (HeadObject)",
+            _listing((ARTIFACT_PREFIX,)),
+            by_aws=("s3:ListBucket",),
+        ),
+        Grant(
+            "Jobs",
+            ("glue:GetJob", "glue:CreateJob", "glue:UpdateJob"),
+            arns.jobs(),
+            "deploy/apply.py",
+        ),
+        Grant(
+            "PassJobRole",
+            ("iam:PassRole",),
+            (arns.role(s.glue_role, "<glue-job-role>"),),
+            "deploy/apply.py (the jobs' Role)",
+            {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}},
+        ),
+    ]
+
+
+GRANTS = {
+    "glue_job": glue_job_grants,
+    "dagster": dagster_grants,
+    "cleanrooms_reader": cleanrooms_reader_grants,
+    "deployer": deployer_grants,
+}
+
+
+def grants(role: str, settings: Settings, account: str = ACCOUNT_PLACEHOLDER) -> list[Grant]:
+    return GRANTS[role](Arns(settings, account))
+
+
+def policy(role: str, settings: Settings, account: str = ACCOUNT_PLACEHOLDER) -> dict[str, Any]:
+    """The IAM policy document of ``role``."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [g.statement() for g in grants(role, settings, account)],
+    }
+
+
+def actions(role: str, settings: Settings) -> list[str]:
+    """Every action ``role``'s policy allows, sorted."""
+    return sorted({a for g in grants(role, settings) for a in g.actions})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m flywheel_assets.deploy.iam",
+        description="Print the IAM policy documents of a profile for an account.",
+    )
+    parser.add_argument("--env", choices=[p for p in PROFILES if p != "local"], default="dev")
+    parser.add_argument("--account", default=ACCOUNT_PLACEHOLDER, help="AWS account id")
+    parser.add_argument("--role", choices=ROLES, help="one role (default: all, by role)")
+    args = parser.parse_args(argv)
+    settings = load_settings(args.env)
+    roles = [args.role] if args.role else list(ROLES)
+    documents = {role: policy(role, settings, args.account) for role in roles}
+    out = documents[args.role] if args.role else documents
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
