@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint dev bench e2e smoke validate clean
+.PHONY: install demo test lint dev bench e2e smoke validate clean definitions-snapshot
 
 $(STAMP): setup.py pyproject.toml
 	@command -v java >/dev/null 2>&1 || { echo "Java 17+ is required (local Spark): install a JDK, e.g. 'apt-get install openjdk-17-jre-headless'"; exit 1; }
@@ -34,6 +34,11 @@ test: $(STAMP)
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory validate
 	$(DG) check defs
+
+# The asset graph per profile, committed under flywheel_assets_tests/golden/ (reviewable
+# diffs of registry and factory changes); rerun after such a change.
+definitions-snapshot: $(STAMP)
+	$(PY) scripts/definitions_snapshot.py
 
 clean:
 	rm -rf .flywheel build

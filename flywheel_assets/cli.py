@@ -58,7 +58,7 @@ def print_summary(summary, out=sys.stdout) -> None:
 
 
 def _run(args: argparse.Namespace, checks_only: bool) -> int:
-    from flywheel_assets.definitions import defs
+    from flywheel_assets.definitions import build_definitions
     from flywheel_assets.publishing import parse_table_list
     from flywheel_assets.runner import Policy, local_instance, run_snapshot
 
@@ -73,7 +73,7 @@ def _run(args: argparse.Namespace, checks_only: bool) -> int:
     _java_or_exit()
     instance = local_instance(platform.settings.dagster_home)
     summary = run_snapshot(
-        defs,
+        build_definitions(platform.settings, platform.registry, platform),  # one Platform
         instance,
         args.snapshot,
         getattr(args, "select", None),

@@ -1,4 +1,8 @@
-"""The code location: ``defs`` for the active profile (``FLYWHEEL_ENV``, default local)."""
+"""The code location: ``defs`` for the active profile (``FLYWHEEL_ENV``, default local).
+
+``defs`` is lazy (``@dg.definitions``): settings and the table registry are read when
+Dagster loads the code location, never when a module is imported.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,9 @@ from flywheel_assets.assets.raw import raw_specs
 from flywheel_assets.automation import build_automation_defs
 from flywheel_assets.config.registry import load_registry
 from flywheel_assets.config.settings import Settings, load_settings
-from flywheel_assets.io_managers.catalog_table import CatalogTableIOManager
-from flywheel_assets.io_managers.lake_dataset import LakeDatasetIOManager
 from flywheel_assets.platform import Platform
 from flywheel_assets.presentation import present
-from flywheel_assets.publishing import PublishPolicy
+from flywheel_assets.resources import build_resources, platform_resource
 from glue_jobs.registry import Registry
 
 
@@ -25,15 +27,16 @@ def build_definitions(
     registry: Registry | None = None,
     platform: Platform | None = None,
 ) -> dg.Definitions:
-    settings = settings or load_settings()
-    registry = registry or load_registry()
-    platform = platform or Platform(settings, registry)
-    resources = {
-        "platform": platform,
-        "dataset_io_manager": LakeDatasetIOManager(platform),
-        "catalog_io_manager": CatalogTableIOManager(platform),
-        "publish_policy": PublishPolicy(),
-    }
+    """The whole graph. With neither ``settings`` nor ``platform`` given (the code
+    location), ``platform`` is the configurable :class:`PlatformResource`; otherwise
+    the given (or built) :class:`Platform` is bound as is."""
+    if platform is None and settings is None and registry is None:
+        settings, registry = load_settings(), load_registry()
+        bound = platform_resource(settings)
+    else:
+        settings = settings or (platform.settings if platform else load_settings())
+        registry = registry or (platform.registry if platform else load_registry())
+        bound = platform or Platform(settings, registry)
     merged = dg.Definitions.merge(
         dg.Definitions(assets=raw_specs()),
         build_partitioned_defs(registry),
@@ -42,7 +45,7 @@ def build_definitions(
         build_monitor_defs(registry, settings),
         build_automation_defs(registry, settings),
         dg.Definitions(
-            resources=resources,
+            resources=build_resources(bound),
             # local: one run = one process = one JVM (the embedded metastore allows one)
             executor=dg.in_process_executor if settings.is_local else None,
         ),
@@ -50,4 +53,6 @@ def build_definitions(
     return present(merged, settings, registry)  # owners, tags, code references
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

@@ -17,12 +17,7 @@ from dagster import AssetExecutionContext
 
 from flywheel_assets.adapters.aws_clients import aws_client
 from flywheel_assets.checks.asset_checks import Clock, build_audit_checks, build_monitor_checks
-from flywheel_assets.checks.probe import (
-    TableMonitor,
-    monitor_check_names,
-    monitored_tables,
-    utc_now,
-)
+from flywheel_assets.checks.monitor import TableMonitor, utc_now
 from flywheel_assets.checks.report import (
     alert_body,
     alert_subject,
@@ -32,6 +27,7 @@ from flywheel_assets.checks.report import (
     report_names,
 )
 from flywheel_assets.checks.rules import markdown_table
+from flywheel_assets.checks.selection import monitor_check_names, monitored_tables
 from flywheel_assets.config.settings import Settings
 from flywheel_assets.keys import part_key
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
@@ -87,15 +83,15 @@ def build_monitor_report_asset(
         partitions_def=SNAPSHOT_PARTITIONS,
         group_name=MONITOR_GROUP,
         kinds={"json", "csv"},
-        required_resource_keys={"platform"},
         description=(
             "Data monitor report: omc_monitor_report_{date}.json/.csv with the spec's "
             "fields for every monitored part_* table, plus one SNS/local alert listing "
             "every issue ([COUNT_MISMATCH], [PK_NULL], [PK_DUPES], [ALERT] ...)."
         ),
     )
-    def monitor_report(context: AssetExecutionContext) -> dg.MaterializeResult:
-        platform: Platform = context.resources.platform
+    def monitor_report(
+        context: AssetExecutionContext, platform: dg.ResourceParam[Platform]
+    ) -> dg.MaterializeResult:
         snapshot = validate_snapshot(context.partition_key)
         checks = monitor_check_names(platform.settings)
         now = clock()

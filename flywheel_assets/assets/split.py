@@ -125,10 +125,8 @@ def build_split_asset(
         deps=[raw_key(s) for s in SOURCES],
         partitions_def=SNAPSHOT_PARTITIONS,
         can_subset=True,
-        required_resource_keys={"platform"},
     )
-    def _split(context: AssetExecutionContext):
-        platform: Platform = context.resources.platform
+    def _split(context: AssetExecutionContext, platform: dg.ResourceParam[Platform]):
         snapshot = validate_snapshot(context.partition_key)
         build = new_build_id(context.run.run_id)  # every table of this run writes here
         selected = [t for t in registry if key_fn(t) in context.selected_asset_keys]

@@ -7,8 +7,8 @@ written only once the table points at the new data. ``load_input`` returns the
 catalog's :class:`TableInfo` for downstream tables.
 """
 
-from __future__ import annotations
-
+# no ``from __future__ import annotations``: Dagster reads the ResourceDependency
+# annotation at class creation
 from dataclasses import replace
 
 import dagster as dg
@@ -18,9 +18,10 @@ from flywheel_assets.ports.catalog import TableDefinition, TableInfo
 from flywheel_assets.publishing import Publication
 
 
-class CatalogTableIOManager(dg.IOManager):
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
+class CatalogTableIOManager(dg.ConfigurableIOManager):
+    """Publishes through the run's ``platform`` resource (declared, not captured)."""
+
+    platform: dg.ResourceDependency[Platform]
 
     def handle_output(
         self, context: dg.OutputContext, obj: TableDefinition | Publication | None

@@ -8,8 +8,8 @@ downstream catalog assets need the location, schema and figures, not the rows; t
 publish it only if its audit passed (``flywheel_assets.builds``).
 """
 
-from __future__ import annotations
-
+# no ``from __future__ import annotations``: Dagster reads the ResourceDependency
+# annotation at class creation
 from dataclasses import dataclass, replace
 
 import dagster as dg
@@ -56,9 +56,10 @@ def dataset_metadata(manifest: Manifest, uri: str) -> dict[str, dg.MetadataValue
     }
 
 
-class LakeDatasetIOManager(dg.IOManager):
-    def __init__(self, platform: Platform) -> None:
-        self.platform = platform
+class LakeDatasetIOManager(dg.ConfigurableIOManager):
+    """Writes and loads builds through the run's ``platform`` resource."""
+
+    platform: dg.ResourceDependency[Platform]
 
     def _table(self, key: dg.AssetKey) -> tuple[str, TableSpec]:
         kind, slug = key.path[0], key.path[-1]

@@ -16,7 +16,9 @@ from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
 
 
 def test_definitions_expose_sensors_schedule_and_jobs():
-    from flywheel_assets.definitions import defs
+    from flywheel_assets.definitions import defs as load_defs
+
+    defs = load_defs()
 
     repo = defs.get_repository_def()
     sensors = {s.name for s in repo.sensor_defs}
@@ -34,7 +36,9 @@ def test_definitions_expose_sensors_schedule_and_jobs():
 
 
 def test_snapshot_pipeline_is_every_partitioned_materializable_asset():
-    from flywheel_assets.definitions import defs
+    from flywheel_assets.definitions import defs as load_defs
+
+    defs = load_defs()
 
     graph = defs.resolve_asset_graph()
     job = defs.resolve_job_def(SNAPSHOT_JOB_NAME)
@@ -52,7 +56,9 @@ def test_snapshot_pipeline_is_every_partitioned_materializable_asset():
 
 
 def test_automation_sensor_targets_catalog_tables_not_datasets():
-    from flywheel_assets.definitions import defs
+    from flywheel_assets.definitions import defs as load_defs
+
+    defs = load_defs()
 
     graph = defs.resolve_asset_graph()
     sensor = defs.resolve_sensor_def(AUTOMATION_SENSOR_NAME)
@@ -64,7 +70,9 @@ def test_automation_sensor_targets_catalog_tables_not_datasets():
 
 
 def test_monitor_job_is_the_part_checks_and_the_report_only():
-    from flywheel_assets.definitions import defs
+    from flywheel_assets.definitions import defs as load_defs
+
+    defs = load_defs()
 
     graph = defs.resolve_asset_graph()
     registry = load_registry()

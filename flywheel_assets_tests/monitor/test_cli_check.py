@@ -7,7 +7,6 @@ import json
 from flywheel_assets import cli
 from flywheel_assets.builds import read_audit
 from flywheel_assets.checks import rules
-from flywheel_assets.definitions import build_definitions
 from flywheel_assets_tests.monitor.conftest import SNAPSHOT, TABLES, rewritten_keys
 
 TABLE = TABLES[0]
@@ -21,10 +20,7 @@ def flywheel_check(built, monkeypatch, capsys) -> tuple[int, dict]:
     monkeypatch.setenv("FLYWHEEL_HOME", str(platform.settings.home))
     monkeypatch.setenv("FLYWHEEL_GLUE_DATABASE", platform.database)
     monkeypatch.setenv("DAGSTER_HOME", str(platform.settings.dagster_home))
-    monkeypatch.setattr(
-        "flywheel_assets.definitions.defs",
-        build_definitions(platform.settings, platform.registry, platform),
-    )
+    monkeypatch.setattr("flywheel_assets.cli._platform", lambda: platform)
     capsys.readouterr()
     code = cli.main(["check", "--snapshot", SNAPSHOT, "--select", SELECT, "--json"])
     return code, json.loads(capsys.readouterr().out)
