@@ -33,7 +33,8 @@ from glue_jobs.raw_files import (
     validate_raw_files,
 )
 from glue_jobs.registry import TableSpec
-from glue_jobs.runtime import S3Objects, check_raw_snapshot
+from glue_jobs.runtime import check_raw_snapshot
+from glue_jobs.s3_objects import S3Objects
 from glue_jobs.transforms import RawInputError
 
 # also run on Glue 5.0's pyspark 3.5 by `make test-glue-runtime`

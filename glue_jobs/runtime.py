@@ -1,336 +1,37 @@
-"""The Glue entry point of the split jobs: arguments, snapshot choice, S3 side files and
-the Dagster Pipes conversation around the shared transforms.
+"""The Glue entry point of the split jobs: it runs a plan and talks Dagster Pipes.
+
+``split_and_part_job.py`` and ``split_and_bucket_job.py`` call :func:`main`, which reads
+the arguments into a plan (``glue_jobs/job_plan.py``: arguments, Pipes context,
+snapshot choice), checks the raw snapshot, splits it with the shared transforms and
+reports each table written: one materialization per table through Pipes when Dagster
+launched the job, one JSON line per table when it was started by hand.
 
 It runs on AWS Glue with ``dagster-pipes`` as the only addition
-(``--additional-python-modules``) and never imports Dagster. Two ways in:
-
-- launched by Dagster (``PipesGlueClient``, arguments ``--dagster-pipes-context`` and
-  ``--dagster-pipes-messages``): the snapshot is the partition key, the tables are the
-  Pipes extras (the code location's validated registry, so the job cannot drift from the
-  asset definitions), and one materialization is reported per table written;
-- launched by hand (``aws glue start-job-run``): the reference's arguments alone,
-  ``--SNAPSHOT_DT _NONE_`` meaning the latest snapshot under ``--SOURCE_PATH``,
-  ``--CSV_FILE`` (``_NONE_``: the split CSV packaged beside this module) and
-  ``--TABLES_FILTER``; one JSON line per table is printed.
-
-Either way each table snapshot gets its ``_flywheel_manifest.json`` (written last, so a
-manifest always vouches for complete data) and the source gets the reference's
+(``--additional-python-modules``) and never imports Dagster. Each table snapshot gets
+its ``_flywheel_manifest.json`` (written last, so a manifest always vouches for complete
+data) and, on a hand-started run, the source gets the reference's
 ``metadata/snapshot_dt.txt``.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import datetime as dt
 import json
 import logging
-import pkgutil
-import re
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-from glue_jobs.build_ids import build_folder, is_build_id, new_build_id
-from glue_jobs.raw_files import RawFile, data_files, read_s3_range, validate_raw_files
-from glue_jobs.registry import SOURCES, TableSpec, build_registry
+from glue_jobs.job_plan import SplitPlan, build_plan, resolve_options
+from glue_jobs.raw_files import RawFile, data_files, validate_raw_files
+from glue_jobs.s3_objects import S3Objects, split_s3_uri
 from glue_jobs.transforms import MANIFEST_NAME, Manifest, s3a, split_snapshot
-
-NONE = "_NONE_"
-KINDS = ("split_part", "split_cluster")
-MARKER_FILE = "metadata/snapshot_dt.txt"
-# where ``flywheel glue package`` puts the split CSVs inside the zip, one per source
-PACKAGED_CSV = "split_csvs/{source}.csv"
-SNAPSHOT_FOLDER = re.compile(r"^snapshot_dt=(?P<value>\d{4}-\d{2}-\d{2})/$")
-S3_URI = re.compile(r"^s3a?://(?P<bucket>[^/]+)/?(?P<key>.*)$")
-
-# The job arguments and their defaults; None marks an argument without default.
-# ``SOURCE`` names the raw source (the reference encoded it in the job name);
-# ``JOB_RUN_ID`` is supplied by Glue itself.
-OPTIONS: dict[str, str | None] = {
-    "SOURCE": None,
-    "SOURCE_PATH": None,
-    "TARGET_PATH": None,
-    "SNAPSHOT_DT": NONE,
-    "CSV_FILE": NONE,
-    "TABLES_FILTER": NONE,
-    "BUILD_ID": NONE,
-    "BUCKET_COUNT": "256",
-    "SNAPSHOT_MARKER": "_SUCCESS",
-    "ENV": "",
-    "JOB_RUN_ID": "",
-}
-
-
-class JobInputError(ValueError):
-    """The job was started with arguments or a Pipes context it cannot honour."""
 
 
 class RawSnapshotNotReady(RuntimeError):
     pass
-
-
-# ---- arguments and snapshots ------------------------------------------------------------
-
-
-def resolve_options(
-    argv: Sequence[str], options: Mapping[str, str | None] = OPTIONS
-) -> dict[str, str]:
-    """Like ``awsglue.utils.getResolvedOptions``: pick ``--NAME value`` (or
-    ``--NAME=value``) pairs out of everything Glue passes, ignoring the rest
-    (``--JOB_ID``, ``--TempDir``, the Pipes arguments, ...)."""
-    parser = argparse.ArgumentParser(allow_abbrev=False, add_help=False)
-    for name, default in options.items():
-        parser.add_argument(f"--{name}", dest=name, default=default)
-    known, _ = parser.parse_known_args(list(argv))
-    values = vars(known)
-    missing = [f"--{name}" for name, value in values.items() if value is None]
-    if missing:
-        raise JobInputError(f"missing job argument(s): {', '.join(missing)}")
-    return values
-
-
-def parse_snapshot(value: str) -> str:
-    """A strict ISO date (``2025-01-15``), the only snapshot key the platform uses."""
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value or ""):
-            dt.date.fromisoformat(value)
-            return value
-    except ValueError:
-        pass
-    raise JobInputError(f"snapshot_dt {value!r} is not a valid ISO date (YYYY-MM-DD)")
-
-
-def latest_snapshot(folders: Sequence[str], origin: str, log: logging.Logger) -> str:
-    """The newest ``snapshot_dt=YYYY-MM-DD/`` folder; other folders are skipped with a
-    warning (a ``snapshot_dt=2025-13-01/`` typo must not win or stop the job)."""
-    valid = []
-    for name in folders:
-        match = SNAPSHOT_FOLDER.match(name)
-        try:
-            valid.append(parse_snapshot(match.group("value") if match else ""))
-        except JobInputError:
-            log.warning(f"skipping {origin}{name}: not a snapshot_dt=YYYY-MM-DD/ folder")
-    if not valid:
-        raise JobInputError(f"no snapshot_dt=YYYY-MM-DD/ folder under {origin}")
-    return max(valid)
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    match = S3_URI.match(uri)
-    if not match:
-        raise JobInputError(f"{uri!r} is not an s3:// path")
-    return match.group("bucket"), match.group("key")
-
-
-def as_folder(uri: str) -> str:
-    return uri if uri.endswith("/") else uri + "/"
-
-
-# ---- the S3 calls the job makes itself ---------------------------------------------------
-
-
-class S3Objects:
-    """Listings, markers and manifests through boto3: small control files, written
-    outside Spark so they land exactly where and when the job decides."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def list_folders(self, uri: str) -> list[str]:
-        bucket, prefix = split_s3_uri(as_folder(uri))
-        names: list[str] = []
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-            names.extend(p["Prefix"][len(prefix) :] for p in page.get("CommonPrefixes", []))
-        return sorted(names)
-
-    def list_objects(self, uri: str) -> list[tuple[str, int]]:
-        bucket, prefix = split_s3_uri(as_folder(uri))
-        found: list[tuple[str, int]] = []
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            found.extend((o["Key"], int(o["Size"])) for o in page.get("Contents", []))
-        return found
-
-    def exists(self, uri: str) -> bool:
-        bucket, key = split_s3_uri(uri)
-        response = self.client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
-        return any(o["Key"] == key for o in response.get("Contents", []))
-
-    def read_text(self, uri: str) -> str:
-        bucket, key = split_s3_uri(uri)
-        return self.client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-
-    def write_text(self, uri: str, text: str) -> None:
-        bucket, key = split_s3_uri(uri)
-        self.client.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
-
-    def delete(self, uri: str) -> None:
-        bucket, key = split_s3_uri(uri)
-        self.client.delete_object(Bucket=bucket, Key=key)
-
-    def read_range(self, uri: str, start: int, length: int) -> bytes:
-        bucket, key = split_s3_uri(uri)
-        return read_s3_range(self.client, bucket, key, start, length)
-
-
-# ---- the plan ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SplitPlan:
-    """Everything one run needs, settled before Spark starts."""
-
-    kind: str
-    source: str
-    source_path: str  # s3://bucket/.../raw_input/
-    target_path: str  # s3://bucket/.../split_part/<source>/
-    snapshot_dt: str
-    tables: tuple[TableSpec, ...]
-    asset_keys: dict[str, str]  # table name -> Dagster asset key ("split_part/ibe_01_a")
-    bucket_count: int
-    snapshot_marker: str
-    build: str  # every table is written to snapshot_dt=D/build=<build>/
-    audited: bool  # launched by Dagster: it audits, publishes and writes the marker
-
-    @property
-    def raw_uri(self) -> str:
-        return f"{self.source_path}snapshot_dt={self.snapshot_dt}/"
-
-    def table_uri(self, table: TableSpec) -> str:
-        """The table's build directory, the same key the code location's layout uses: a
-        fresh one per run, never the directory a table serves."""
-        return f"{self.target_path}{table.name}/snapshot_dt={self.snapshot_dt}/" + build_folder(
-            self.build
-        )
-
-    @property
-    def marker_uri(self) -> str:
-        return self.target_path + MARKER_FILE
-
-
-def read_split_csv(csv_file: str, source: str, objects: S3Objects | None) -> tuple[str, str]:
-    """``(origin, text)`` of the split CSV: ``_NONE_`` is the one packaged in the zip."""
-    if csv_file == NONE:
-        resource = PACKAGED_CSV.format(source=source)
-        try:
-            data = pkgutil.get_data("glue_jobs", resource)
-        except OSError:
-            data = None
-        if data is None:
-            raise JobInputError(
-                f"--CSV_FILE is _NONE_ but glue_jobs/{resource} is not packaged here "
-                "(run from the `flywheel glue package` zip or pass --CSV_FILE)"
-            )
-        return f"glue_jobs/{resource}", data.decode("utf-8")
-    if csv_file.startswith(("s3://", "s3a://")):
-        if objects is None:
-            raise JobInputError(f"--CSV_FILE {csv_file} needs S3 access")
-        return csv_file, objects.read_text(csv_file)
-    return csv_file, Path(csv_file).read_text()
-
-
-def _from_pipes(kind: str, options: dict[str, str], pipes: Any) -> dict[str, Any]:
-    extras = pipes.extras
-    if extras.get("kind") != kind:
-        raise JobInputError(f"this is a {kind} job, Dagster asked for {extras.get('kind')!r}")
-    if not pipes.is_partition_step:
-        raise JobInputError("Dagster launched the job without a snapshot_dt partition")
-    specs = extras.get("tables") or []
-    tables = tuple(TableSpec(s["name"], s["source"], tuple(s["columns"])) for s in specs)
-    requested = [n.strip() for n in options["TABLES_FILTER"].split(",") if n.strip()]
-    if requested and requested != [NONE] and sorted(requested) != sorted(t.name for t in tables):
-        raise JobInputError(
-            f"--TABLES_FILTER {options['TABLES_FILTER']} disagrees with the tables "
-            f"Dagster selected ({', '.join(t.name for t in tables)})"
-        )
-    return {
-        "snapshot": pipes.partition_key,
-        "tables": tables,
-        "asset_keys": {s["name"]: s["asset_key"] for s in specs},
-        "bucket_count": int(extras.get("bucket_count", options["BUCKET_COUNT"])),
-        "marker": str(extras.get("snapshot_marker", options["SNAPSHOT_MARKER"])),
-        "build": str(extras.get("build") or options["BUILD_ID"]),
-    }
-
-
-def _from_arguments(
-    kind: str, source: str, options: dict[str, str], objects: S3Objects, log: logging.Logger
-) -> dict[str, Any]:
-    source_path = as_folder(options["SOURCE_PATH"])
-    snapshot = options["SNAPSHOT_DT"]
-    if snapshot == NONE:
-        snapshot = latest_snapshot(objects.list_folders(source_path), source_path, log)
-        log.info(f"--SNAPSHOT_DT _NONE_: latest snapshot under {source_path} is {snapshot}")
-    origin, text = read_split_csv(options["CSV_FILE"], source, objects)
-    registry = build_registry([(source, origin, text)])
-    wanted = options["TABLES_FILTER"]
-    tables = tuple(registry.filtered(None if wanted == NONE else wanted.split(",")))
-    return {
-        "snapshot": snapshot,
-        "tables": tables,
-        "asset_keys": {t.name: f"{kind}/{t.slug}" for t in tables},
-        "bucket_count": int(options["BUCKET_COUNT"]),
-        "marker": options["SNAPSHOT_MARKER"],
-        "build": options["BUILD_ID"],
-    }
-
-
-def build_plan(
-    kind: str,
-    options: dict[str, str],
-    pipes: Any | None,
-    objects: S3Objects,
-    log: logging.Logger,
-) -> SplitPlan:
-    if kind not in KINDS:
-        raise JobInputError(f"unknown split kind {kind!r}: expected one of {', '.join(KINDS)}")
-    source = options["SOURCE"]
-    if source not in SOURCES:
-        raise JobInputError(f"--SOURCE {source!r}: expected one of {', '.join(SOURCES)}")
-    for name in ("SOURCE_PATH", "TARGET_PATH"):
-        split_s3_uri(options[name])
-    if pipes is not None:
-        chosen = _from_pipes(kind, options, pipes)
-        if options["SNAPSHOT_DT"] not in (NONE, chosen["snapshot"]):
-            raise JobInputError(
-                f"--SNAPSHOT_DT {options['SNAPSHOT_DT']} disagrees with the Dagster "
-                f"partition {chosen['snapshot']}"
-            )
-    else:
-        chosen = _from_arguments(kind, source, options, objects, log)
-    tables = chosen["tables"]
-    if not tables:
-        raise JobInputError("no tables selected")
-    build = chosen["build"]
-    if build == NONE:  # a console run: a fresh build named after the Glue run
-        build = new_build_id(options["JOB_RUN_ID"] or "console")
-    if not is_build_id(build):
-        raise JobInputError(f"--BUILD_ID {build!r} is not a build id (YYYYMMDDTHHMMSSZ-<run>)")
-    strays = [t.name for t in tables if t.source != source]
-    if strays:
-        raise JobInputError(f"tables {', '.join(strays)} are not split from {source}")
-    return SplitPlan(
-        kind=kind,
-        source=source,
-        source_path=as_folder(options["SOURCE_PATH"]),
-        target_path=as_folder(options["TARGET_PATH"]),
-        snapshot_dt=parse_snapshot(chosen["snapshot"]),
-        tables=tables,
-        asset_keys=chosen["asset_keys"],
-        bucket_count=chosen["bucket_count"],
-        snapshot_marker=chosen["marker"],
-        build=build,
-        audited=pipes is not None,
-    )
-
-
-# ---- running ---------------------------------------------------------------------------------
 
 
 def check_raw_snapshot(plan: SplitPlan, objects: S3Objects) -> int:
@@ -473,6 +174,16 @@ def standalone_logger() -> logging.Logger:
     return logging.getLogger("flywheel.glue")
 
 
+def default_s3_client() -> Any:
+    """Glue's boto3 S3 client (it honours ``AWS_ENDPOINT_URL`` like every AWS client here)
+    with the code location's retry policy (``adapters/aws_clients.py``: standard mode, 8
+    retries); botocore's default legacy mode would give up on S3 throttling sooner."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 8}))
+
+
 def main(
     kind: str,
     argv: Sequence[str] | None = None,
@@ -482,14 +193,7 @@ def main(
     """Entry of ``split_and_part_job.py`` and ``split_and_bucket_job.py``."""
     options = resolve_options(sys.argv[1:] if argv is None else argv)
     if s3_client is None:
-        import boto3  # on Glue; honours AWS_ENDPOINT_URL like every AWS client here
-        from botocore.config import Config
-
-        # the code location's retry policy (adapters/aws_clients.py: standard mode, 8
-        # retries); botocore's default legacy mode would give up on S3 throttling sooner
-        s3_client = boto3.client(
-            "s3", config=Config(retries={"mode": "standard", "max_attempts": 8})
-        )
+        s3_client = default_s3_client()
     objects = S3Objects(s3_client)
     with open_pipes(s3_client) as pipes:
         log = pipes.log if pipes is not None else standalone_logger()

@@ -2,7 +2,8 @@
 
 Deployed as ``<job_name_prefix>-infobase-split-and-bucket`` and
 ``<job_name_prefix>-addressable-bucket``: one script, the source is the ``--SOURCE``
-argument. Arguments and the Dagster Pipes protocol: ``glue_jobs/runtime.py``.
+argument. Arguments: ``glue_jobs/job_plan.py``; the run and the Dagster Pipes protocol:
+``glue_jobs/runtime.py``.
 """
 
 from glue_jobs.runtime import main

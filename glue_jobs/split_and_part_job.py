@@ -2,7 +2,8 @@
 
 Deployed as ``<job_name_prefix>-infobase-split-and-part`` and
 ``<job_name_prefix>-addressable-split-and-part``: one script, the source is the
-``--SOURCE`` argument. Arguments and the Dagster Pipes protocol: ``glue_jobs/runtime.py``.
+``--SOURCE`` argument. Arguments: ``glue_jobs/job_plan.py``; the run and the Dagster Pipes protocol:
+``glue_jobs/runtime.py``.
 """
 
 from glue_jobs.runtime import main

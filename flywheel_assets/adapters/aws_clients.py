@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -25,3 +27,15 @@ def aws_client(service: str, region: str) -> Any:
     itself, which is how a moto server stands in for AWS without code changes.
     """
     return boto3.session.Session().client(service, region_name=region, config=RETRY_CONFIG)
+
+
+def client_factory(region: str) -> Callable[[str], Any]:
+    """``service -> aws_client(service, region)``, for code that is handed a factory (tests
+    hand it moto or Stubber-backed clients instead); a client is made only when asked."""
+    return functools.partial(aws_client, region=region)
+
+
+def cached_clients(factory: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``factory`` that makes one client per service and hands it out again: a run asks
+    for the same service many times, and each new boto3 client loads its service model."""
+    return functools.cache(factory)

@@ -210,11 +210,11 @@ class RetentionConfig(dg.Config):
 
 
 @dg.op(
-    required_resource_keys={"platform"},
     description="Plan and apply the snapshot retention policy (see flywheel_assets.automation).",
 )
-def enforce_retention(context: dg.OpExecutionContext, config: RetentionConfig) -> dg.Output[dict]:
-    platform: Platform = context.resources.platform
+def enforce_retention(
+    context: dg.OpExecutionContext, config: RetentionConfig, platform: dg.ResourceParam[Platform]
+) -> dg.Output[dict]:
     settings = platform.settings
     keep = config.keep if config.keep is not None else settings.retention_snapshots
     dry_run = config.dry_run if config.dry_run is not None else settings.retention_dry_run

@@ -22,13 +22,9 @@ from dagster import AssetCheckExecutionContext
 
 from flywheel_assets.checks import drift, rules
 from flywheel_assets.checks.audit import audit_build, audit_checks
-from flywheel_assets.checks.probe import (
-    TableMonitor,
-    monitor_check_names,
-    monitored_tables,
-    utc_now,
-)
+from flywheel_assets.checks.monitor import TableMonitor, utc_now
 from flywheel_assets.checks.rules import Figure, RuleResult, markdown_table
+from flywheel_assets.checks.selection import monitor_check_names, monitored_tables
 from flywheel_assets.config.settings import Settings
 from flywheel_assets.config.thresholds import load_drift_thresholds
 from flywheel_assets.keys import ext_key, part_key, split_cluster_key, split_part_key
@@ -156,11 +152,9 @@ def build_monitor_check(
         name=f"monitor_{table.part_table}",
         specs=specs,
         can_subset=True,
-        required_resource_keys={"platform"},
         description=f"Data monitor rules for {table.part_table} (one op, shared observations).",
     )
-    def _monitor(context: AssetCheckExecutionContext):
-        platform: Platform = context.resources.platform
+    def _monitor(context: AssetCheckExecutionContext, platform: dg.ResourceParam[Platform]):
         snapshot = validate_snapshot(context.partition_key)
         selected = {k.name for k in context.selected_asset_check_keys}
         evaluation = TableMonitor(platform, table, snapshot, clock()).evaluate(selected)

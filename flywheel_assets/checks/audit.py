@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from flywheel_assets import builds, layout
 from flywheel_assets.checks import drift, rules
 from flywheel_assets.checks.rules import RuleResult, Severity
+from flywheel_assets.checks.selection import guarded
 from flywheel_assets.checks.sql import (
     KeyProfile,
     key_examples,
@@ -70,15 +71,6 @@ def audit_checks(kind: str) -> tuple[str, ...]:
 
 def audit_label(kind: str, table: TableSpec) -> str:
     return f"{kind}/{table.slug}"
-
-
-def _guarded(checks, label: str, run) -> list[RuleResult]:
-    """One observation's rules; if it raises they fail with the error as the reason."""
-    try:
-        return run()
-    except Exception as exc:  # noqa: BLE001 - reported as failed rules, never swallowed
-        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-        return [rules.not_evaluated(c, label, Severity.ERROR, reason) for c in checks]
 
 
 @contextmanager
@@ -276,7 +268,7 @@ def audit_build(
         profiles.append(profile)
         return results
 
-    results = _guarded(INTEGRITY_CHECKS[kind], label, integrity)
+    results = guarded(INTEGRITY_CHECKS[kind], label, integrity)
     if profiles:  # the audit's figures join the writer's in the manifest
         manifest = dataclasses.replace(
             manifest,
@@ -298,7 +290,24 @@ def audit_build(
             accepted=accept_drift,
         )
 
-    results += _guarded(drift.DRIFT_CHECKS, label, compare)
+    results += guarded(drift.DRIFT_CHECKS, label, compare)
+    compared = compared_with(baseline[0]) if baseline else None
+    record = audit_record(label, snapshot, build, results, compared, run_id)
+    lake.write_text(builds.audit_key(settings, kind, table, snapshot, build), record.to_json())
+    return results
+
+
+def audit_record(
+    label: str,
+    snapshot: str,
+    build: str,
+    results: list[RuleResult],
+    compared: dict[str, str] | None,
+    run_id: str,
+) -> builds.AuditRecord:
+    """The verdict the publish step requires: passed unless a rule blocks, with the
+    drift figures and alerts the monitor report shows and the month compared with
+    (``{}``: none in service; None: the drift rules could not read it)."""
     failed = [r.check for r in results if blocks(r)]
     kept = {
         name: r.figures[name]
@@ -307,7 +316,7 @@ def audit_build(
         for name in DRIFT_FIGURES
         if name in r.figures
     }
-    record = builds.AuditRecord(
+    return builds.AuditRecord(
         dataset=label,
         snapshot_dt=snapshot,
         build=build,
@@ -318,7 +327,5 @@ def audit_build(
         run_id=run_id,
         drift=kept,
         alerts=[a for r in results if r.check in drift.DRIFT_CHECKS for a in r.alerts],
-        compared_with=compared_with(baseline[0]) if baseline else None,
+        compared_with=compared,
     )
-    lake.write_text(builds.audit_key(settings, kind, table, snapshot, build), record.to_json())
-    return results

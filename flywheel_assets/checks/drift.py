@@ -425,31 +425,61 @@ def key_retention(
         "min_key_retention_pct": minimum,
     }
     if not served.key_sketch:
-        return RuleResult(
-            check=CHECK_KEY_RETENTION,
-            table=table,
-            passed=True,
-            severity=Severity.ERROR,
-            summary=f"served snapshot_dt={served.snapshot_dt} has no keys: nothing to retain",
-            figures={**figures, "key_retention_pct": None, "severity": Severity.ERROR.value},
-        )
+        return _nothing_to_retain(table, served, figures)
     sample = retention_sample(served, new)
     if sample is None:
-        reason = (
-            f"no key of served snapshot_dt={served.snapshot_dt} hashes below the sketches' "
-            f"common threshold ({len(served.key_sketch)} served hashes, new month of "
-            f"{new.distinct_keys} keys); retention not measurable"
-        )
-        return RuleResult(
-            check=CHECK_KEY_RETENTION,
-            table=table,
-            passed=False,
-            severity=Severity.ERROR,
-            summary=f"not evaluated: {reason}",
-            threshold=minimum,
-            figures={**figures, "key_retention_pct": None, "severity": Severity.ERROR.value},
-            alerts=(f"{DRIFT} {table}: {CHECK_KEY_RETENTION} not evaluated: {reason}",),
-        )
+        return _retention_not_measurable(table, served, new, minimum, figures)
+    return _retention_measured(table, served, sample, minimum, figures)
+
+
+def _nothing_to_retain(
+    table: str, served: SnapshotFigures, figures: dict[str, Figure]
+) -> RuleResult:
+    """The served month had no keys: nothing can be lost, the rule passes."""
+    return RuleResult(
+        check=CHECK_KEY_RETENTION,
+        table=table,
+        passed=True,
+        severity=Severity.ERROR,
+        summary=f"served snapshot_dt={served.snapshot_dt} has no keys: nothing to retain",
+        figures={**figures, "key_retention_pct": None, "severity": Severity.ERROR.value},
+    )
+
+
+def _retention_not_measurable(
+    table: str,
+    served: SnapshotFigures,
+    new: SnapshotFigures,
+    minimum: float,
+    figures: dict[str, Figure],
+) -> RuleResult:
+    """No served hash below the sketches' common threshold (a tiny served month against a
+    huge new one): retention cannot be measured, which blocks."""
+    reason = (
+        f"no key of served snapshot_dt={served.snapshot_dt} hashes below the sketches' "
+        f"common threshold ({len(served.key_sketch)} served hashes, new month of "
+        f"{new.distinct_keys} keys); retention not measurable"
+    )
+    return RuleResult(
+        check=CHECK_KEY_RETENTION,
+        table=table,
+        passed=False,
+        severity=Severity.ERROR,
+        summary=f"not evaluated: {reason}",
+        threshold=minimum,
+        figures={**figures, "key_retention_pct": None, "severity": Severity.ERROR.value},
+        alerts=(f"{DRIFT} {table}: {CHECK_KEY_RETENTION} not evaluated: {reason}",),
+    )
+
+
+def _retention_measured(
+    table: str,
+    served: SnapshotFigures,
+    sample: RetentionSample,
+    minimum: float,
+    figures: dict[str, Figure],
+) -> RuleResult:
+    """The estimate against ``minimum``, with its standard error (0 when exact)."""
     retention = sample.retained * 100 / sample.sampled
     error = sample.std_error * 100
     passed = retention >= minimum
@@ -564,12 +594,13 @@ def null_fraction_drift(
             "null counts per column",
             {"columns_measured": len(new.column_nulls)},
         )
-    changes = _null_changes(served, new)
-    all_null = [c for c in changes if c.all_null]
-    rising = [c for c in changes if not c.all_null and c.rise > points]
-    top = max(changes, key=lambda c: c.rise, default=None)
-    passed = not all_null and not rising
-    severity = Severity.WARN if rising and not all_null else Severity.ERROR
+    return _null_drift_result(table, served, new, _null_changes(served, new), points)
+
+
+def _null_drift_problems(
+    all_null: list[_NullChange], rising: list[_NullChange], points: float
+) -> list[str]:
+    """One line per kind of problem, each naming its columns (empty: none)."""
     parts = []
     if all_null:
         parts.append("entirely null: " + ", ".join(str(c) for c in all_null))
@@ -577,6 +608,48 @@ def null_fraction_drift(
         parts.append(
             f"null share up more than {points} points: " + ", ".join(str(c) for c in rising)
         )
+    return parts
+
+
+def _null_details(changes: list[_NullChange], rising: list[_NullChange]) -> str:
+    """The Markdown table of the columns, largest rise first, at most
+    :data:`MAX_DETAIL_ROWS` of them (empty: nothing compared)."""
+    ordered = sorted(changes, key=lambda c: c.rise, reverse=True)
+    if not ordered:
+        return ""
+    details = markdown_table(
+        ("column", "served null %", "new null %", "rise (points)", "flag"),
+        [
+            (
+                c.column,
+                f"{c.served_pct:.2f}",
+                f"{c.new_pct:.2f}",
+                f"{c.rise:+.2f}",
+                "entirely null" if c.all_null else ("rise" if c in rising else ""),
+            )
+            for c in ordered[:MAX_DETAIL_ROWS]
+        ],
+    )
+    if len(ordered) > MAX_DETAIL_ROWS:
+        details += f"\n\n{len(ordered) - MAX_DETAIL_ROWS} more columns rose less."
+    return details
+
+
+def _null_drift_result(
+    table: str,
+    served: SnapshotFigures,
+    new: SnapshotFigures,
+    changes: list[_NullChange],
+    points: float,
+) -> RuleResult:
+    """The verdict on the compared columns: an entirely null one blocks, a rise beyond
+    ``points`` alone warns."""
+    all_null = [c for c in changes if c.all_null]
+    rising = [c for c in changes if not c.all_null and c.rise > points]
+    top = max(changes, key=lambda c: c.rise, default=None)
+    passed = not all_null and not rising
+    severity = Severity.WARN if rising and not all_null else Severity.ERROR
+    parts = _null_drift_problems(all_null, rising, points)
     if passed:
         worst = f", largest rise {top.rise:+.2f} points ({top})" if top else ""
         summary = (
@@ -585,24 +658,6 @@ def null_fraction_drift(
         )
     else:
         summary = "; ".join(parts) + f" ({_vs(served)})"
-    ordered = sorted(changes, key=lambda c: c.rise, reverse=True)
-    details = ""
-    if ordered:
-        details = markdown_table(
-            ("column", "served null %", "new null %", "rise (points)", "flag"),
-            [
-                (
-                    c.column,
-                    f"{c.served_pct:.2f}",
-                    f"{c.new_pct:.2f}",
-                    f"{c.rise:+.2f}",
-                    "entirely null" if c.all_null else ("rise" if c in rising else ""),
-                )
-                for c in ordered[:MAX_DETAIL_ROWS]
-            ],
-        )
-        if len(ordered) > MAX_DETAIL_ROWS:
-            details += f"\n\n{len(ordered) - MAX_DETAIL_ROWS} more columns rose less."
     max_rise = round(top.rise, 4) if top else None
     return RuleResult(
         check=CHECK_NULL_DRIFT,
@@ -625,7 +680,7 @@ def null_fraction_drift(
         },
         examples=tuple(str(c) for c in [*all_null, *rising][:MAX_EXAMPLES]),
         alerts=() if passed else tuple(f"{DRIFT} {table}: {p} ({_vs(served)})" for p in parts),
-        details=details,
+        details=_null_details(changes, rising),
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flywheel_assets.checks import rules
-from flywheel_assets.checks.probe import TableEvaluation, iso_utc
+from flywheel_assets.checks.monitor import TableEvaluation, iso_utc
 from flywheel_assets.config.settings import Settings
 
 REPORT_BASENAME = "omc_monitor_report"

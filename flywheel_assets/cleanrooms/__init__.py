@@ -1,8 +1,12 @@
 """Clean Rooms and Entity Resolution: desired state, reconcile, ``_er`` tables, report.
 
-The Dagster assets that use this package live in ``flywheel_assets.assets.cleanrooms``.
+Reconcile is read -> plan -> apply: ``desired.py`` (what we want), ``read.py`` (what
+exists, into ``state.py``), ``plan_cleanrooms.py`` / ``plan_entity_resolution.py`` (the
+diff, as a ``plan.Plan`` of exact requests) and ``apply.py`` (send them). The Dagster
+assets that use this package live in ``flywheel_assets.assets.cleanrooms``.
 """
 
+from flywheel_assets.cleanrooms.apply import ApplyError, apply_plan
 from flywheel_assets.cleanrooms.desired import (
     CleanroomsConfig,
     DesiredStateError,
@@ -10,16 +14,10 @@ from flywheel_assets.cleanrooms.desired import (
     build_desired_state,
     select_er_fields,
 )
-from flywheel_assets.cleanrooms.reconcile import (
-    ApplyError,
-    Plan,
-    Request,
-    apply_plan,
-    plan_cleanrooms,
-    plan_entity_resolution,
-    read_cleanrooms,
-    read_entity_resolution,
-)
+from flywheel_assets.cleanrooms.plan import Plan, Request
+from flywheel_assets.cleanrooms.plan_cleanrooms import plan_cleanrooms
+from flywheel_assets.cleanrooms.plan_entity_resolution import plan_entity_resolution
+from flywheel_assets.cleanrooms.read import read_cleanrooms, read_entity_resolution
 
 __all__ = [
     "ApplyError",

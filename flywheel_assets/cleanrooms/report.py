@@ -22,7 +22,7 @@ from flywheel_assets.cleanrooms.desired import (
     DesiredConfiguredTable,
     DesiredIdNamespace,
 )
-from flywheel_assets.cleanrooms.reconcile import CleanroomsActual, EntityResolutionActual
+from flywheel_assets.cleanrooms.state import CleanroomsActual, EntityResolutionActual
 
 REPORT_PREFIX = "ACX_Cleanroom_Report"
 NA = "N/A"
@@ -101,69 +101,8 @@ def build_report(
     state_source: str,
 ) -> dict[str, Any]:
     """The report document: one entry per ``part_*`` table and per ID namespace."""
-    tables = []
-    for d in configured:
-        glue = glue_tables.get(d.name, GlueTable(d.name, exists=False))
-        actual = cleanrooms.configured_tables.get(d.name)
-        assoc = cleanrooms.association_for(actual.id) if actual else None
-        custom = actual.custom_policy if actual else None
-        providers = list((custom or {}).get("allowedAnalysisProviders") or [])
-        status = _table_status(actual is not None, custom is not None, providers, bool(assoc))
-        tables.append(
-            {
-                "table_name": d.name,
-                "glue_table": {
-                    "exists": glue.exists,
-                    "location": glue.location,
-                    "column_count": len(glue.columns),
-                    "partition_keys": list(glue.partition_keys),
-                    "columns": list(glue.columns),
-                },
-                "configured_table": {
-                    "exists": actual is not None,
-                    "id": actual.id if actual else None,
-                    "name": actual.name if actual else None,
-                    "allowed_columns_count": len(actual.allowed_columns) if actual else 0,
-                    "allowed_columns": list(actual.allowed_columns) if actual else [],
-                    "analysis_method": actual.analysis_method if actual else NA,
-                },
-                "analysis_rule": {
-                    "exists": custom is not None,
-                    "type": "CUSTOM" if custom is not None else None,
-                    "allowed_analysis_providers": providers,
-                },
-                "association": {
-                    "exists": assoc is not None,
-                    "name": assoc.name if assoc else None,
-                    "expected_name": d.association.name if d.association else None,
-                },
-                "status": {
-                    "table_status": status,
-                    "in_collaboration": assoc is not None,
-                    "ready_for_analysis": status == "READY",
-                },
-            }
-        )
-    identity = []
-    for n in namespaces:
-        actual_ns = entity_resolution.id_namespaces.get(n.name)
-        sources = list(actual_ns.input_source_config) if actual_ns else []
-        source = sources[0] if sources else {}
-        mapping = entity_resolution.schema_mappings.get(source.get("schemaName", ""))
-        identity.append(
-            {
-                "name": n.name,
-                "exists": actual_ns is not None,
-                "type": actual_ns.type if actual_ns else None,
-                "input_source_arn": source.get("inputSourceARN", ""),
-                "schema_name": source.get("schemaName", ""),
-                "schema_mapping": {
-                    "exists": mapping is not None,
-                    "mappedInputFields": [dict(f) for f in mapping.fields] if mapping else [],
-                },
-            }
-        )
-    ready = sum(t["status"]["ready_for_analysis"] for t in tables)
+    tables = [_table_entry(d, glue_tables, cleanrooms) for d in configured]
+    identity = [_identity_entry(n, entity_resolution) for n in namespaces]
     return {
         "generated_at": generated_at.isoformat(),
         "state_source": state_source,
@@ -171,21 +110,108 @@ def build_report(
         "membership_id": membership.get("membership_id", ""),
         "collaboration_id": membership.get("collaboration_id", ""),
         "collaboration_name": membership.get("collaboration_name", "") or NA,
-        "summary": {
-            "glue_tables_count": sum(g.exists for g in glue_tables.values()),
-            "configured_tables_count": len(cleanrooms.configured_tables),
-            "associations_count": sum(
-                cleanrooms.association_for(t.id) is not None
-                for t in cleanrooms.configured_tables.values()
-            ),
-            "id_namespaces_count": sum(i["exists"] for i in identity),
-            "schema_mappings_count": sum(i["schema_mapping"]["exists"] for i in identity),
-            "ready_for_analysis": ready,
-            "tables": len(tables),
-        },
+        "summary": _summary(glue_tables, cleanrooms, tables, identity),
         "tables": tables,
         "identity_resolution": identity,
     }
+
+
+def _table_entry(
+    d: DesiredConfiguredTable, glue_tables: Mapping[str, GlueTable], cleanrooms: CleanroomsActual
+) -> dict[str, Any]:
+    """One ``part_*`` table: catalog, configured table, rule, association and readiness."""
+    glue = glue_tables.get(d.name, GlueTable(d.name, exists=False))
+    actual = cleanrooms.configured_tables.get(d.name)
+    assoc = cleanrooms.association_for(actual.id) if actual else None
+    custom = actual.custom_policy if actual else None
+    providers = list((custom or {}).get("allowedAnalysisProviders") or [])
+    status = _table_status(actual is not None, custom is not None, providers, bool(assoc))
+    return {
+        "table_name": d.name,
+        "glue_table": {
+            "exists": glue.exists,
+            "location": glue.location,
+            "column_count": len(glue.columns),
+            "partition_keys": list(glue.partition_keys),
+            "columns": list(glue.columns),
+        },
+        "configured_table": {
+            "exists": actual is not None,
+            "id": actual.id if actual else None,
+            "name": actual.name if actual else None,
+            "allowed_columns_count": len(actual.allowed_columns) if actual else 0,
+            "allowed_columns": list(actual.allowed_columns) if actual else [],
+            "analysis_method": actual.analysis_method if actual else NA,
+        },
+        "analysis_rule": {
+            "exists": custom is not None,
+            "type": "CUSTOM" if custom is not None else None,
+            "allowed_analysis_providers": providers,
+        },
+        "association": {
+            "exists": assoc is not None,
+            "name": assoc.name if assoc else None,
+            "expected_name": d.association.name if d.association else None,
+        },
+        "status": {
+            "table_status": status,
+            "in_collaboration": assoc is not None,
+            "ready_for_analysis": status == "READY",
+        },
+    }
+
+
+def _identity_entry(
+    n: DesiredIdNamespace, entity_resolution: EntityResolutionActual
+) -> dict[str, Any]:
+    """One ID namespace with the schema mapping its (first) input source names."""
+    actual_ns = entity_resolution.id_namespaces.get(n.name)
+    sources = list(actual_ns.input_source_config) if actual_ns else []
+    source = sources[0] if sources else {}
+    mapping = entity_resolution.schema_mappings.get(source.get("schemaName", ""))
+    return {
+        "name": n.name,
+        "exists": actual_ns is not None,
+        "type": actual_ns.type if actual_ns else None,
+        "input_source_arn": source.get("inputSourceARN", ""),
+        "schema_name": source.get("schemaName", ""),
+        "schema_mapping": {
+            "exists": mapping is not None,
+            "mappedInputFields": [dict(f) for f in mapping.fields] if mapping else [],
+        },
+    }
+
+
+def _summary(
+    glue_tables: Mapping[str, GlueTable],
+    cleanrooms: CleanroomsActual,
+    tables: Sequence[Mapping[str, Any]],
+    identity: Sequence[Mapping[str, Any]],
+) -> dict[str, int]:
+    return {
+        "glue_tables_count": sum(g.exists for g in glue_tables.values()),
+        "configured_tables_count": len(cleanrooms.configured_tables),
+        "associations_count": sum(
+            cleanrooms.association_for(t.id) is not None
+            for t in cleanrooms.configured_tables.values()
+        ),
+        "id_namespaces_count": sum(i["exists"] for i in identity),
+        "schema_mappings_count": sum(i["schema_mapping"]["exists"] for i in identity),
+        "ready_for_analysis": sum(t["status"]["ready_for_analysis"] for t in tables),
+        "tables": len(tables),
+    }
+
+
+def summary_markdown(report: Mapping[str, Any]) -> str:
+    """The table the Dagster UI shows for a report: status, association and providers."""
+    lines = ["| table | status | association | providers |", "| --- | --- | --- | --- |"]
+    for t in report["tables"]:
+        providers = ", ".join(t["analysis_rule"]["allowed_analysis_providers"]) or "-"
+        lines.append(
+            f"| {t['table_name']} | {t['status']['table_status']} | "
+            f"{t['association']['name'] or '-'} | {providers} |"
+        )
+    return "\n".join(lines)
 
 
 def _yes(value: bool) -> str:

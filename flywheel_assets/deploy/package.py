@@ -19,7 +19,7 @@ from pathlib import Path
 import glue_jobs
 from flywheel_assets.config.registry import split_csv_paths
 from flywheel_assets.deploy.jobs import ENTRY_SCRIPTS
-from glue_jobs.runtime import PACKAGED_CSV
+from glue_jobs.job_plan import PACKAGED_CSV
 
 GLUE_JOBS_DIR = Path(glue_jobs.__file__).parent
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold

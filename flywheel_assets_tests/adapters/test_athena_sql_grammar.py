@@ -39,7 +39,8 @@ from flywheel_assets.assets.bucketed import rebuild_bucketed, staging_table_name
 from flywheel_assets.builds import BUILD_PARAMETER
 from flywheel_assets.checks import rules
 from flywheel_assets.checks.audit import _integrity, dataset_relation
-from flywheel_assets.checks.probe import KEY_CHECKS, TableMonitor
+from flywheel_assets.checks.monitor import TableMonitor
+from flywheel_assets.checks.selection import KEY_CHECKS
 from flywheel_assets.checks.sql import (
     MAX_IDENTIFIER_LENGTH,
     SqlIdentifierError,

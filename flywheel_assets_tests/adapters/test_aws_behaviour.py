@@ -31,9 +31,10 @@ from flywheel_assets.adapters.aws_clients import RETRY_CONFIG, aws_client
 from flywheel_assets.adapters.glue_catalog import GlueCatalog
 from flywheel_assets.adapters.s3_lake import S3Lake
 from flywheel_assets.assets.bucketed import BucketedBuildError, rebuild_bucketed
+from flywheel_assets.cleanrooms.apply import ApplyError, apply_plan
 from flywheel_assets.cleanrooms.desired import CleanroomsConfig, desired_configured_tables
-from flywheel_assets.cleanrooms.reconcile import ApplyError, apply_plan, plan_cleanrooms
-from flywheel_assets.cleanrooms.reconcile import CleanroomsActual as Actual
+from flywheel_assets.cleanrooms.plan_cleanrooms import plan_cleanrooms
+from flywheel_assets.cleanrooms.state import CleanroomsActual as Actual
 from flywheel_assets.config.registry import load_registry
 from flywheel_assets.deploy import apply
 from flywheel_assets.deploy.apply import deploy_glue_jobs

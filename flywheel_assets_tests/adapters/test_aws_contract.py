@@ -30,7 +30,7 @@ from flywheel_assets.adapters.athena_sql import AthenaQueryError, AthenaSql
 from flywheel_assets.adapters.glue_catalog import GlueCatalog
 from flywheel_assets.adapters.s3_lake import S3Lake
 from flywheel_assets.adapters.sns_alerts import SnsAlerts
-from flywheel_assets.assets.cleanrooms import _Session
+from flywheel_assets.assets.cleanrooms.session import CleanroomsSession as _Session
 from flywheel_assets.assets.monitor import write_report_files
 from flywheel_assets.cleanrooms.report import PLAN
 from flywheel_assets.config.registry import load_registry
@@ -45,7 +45,7 @@ from flywheel_assets_tests.aws_contract import (
     python_pattern,
 )
 from flywheel_assets_tests.conftest import make_settings
-from glue_jobs.runtime import S3Objects
+from glue_jobs.s3_objects import S3Objects
 
 REGION = "us-east-1"
 DB = "omc_flywheel_test"
@@ -353,11 +353,15 @@ AWS_MODULES = {
     "flywheel_assets/adapters/sns_alerts.py": ("sns",),
     "flywheel_assets/adapters/glue_compute.py": ("glue", "s3", "logs"),
     "flywheel_assets/deploy/apply.py": ("glue", "s3"),
-    "flywheel_assets/cleanrooms/reconcile.py": ("cleanrooms", "entityresolution"),
+    "flywheel_assets/cleanrooms/read.py": ("cleanrooms", "entityresolution"),
+    "flywheel_assets/cleanrooms/plan_cleanrooms.py": ("cleanrooms",),
+    "flywheel_assets/cleanrooms/plan_entity_resolution.py": ("entityresolution",),
+    "flywheel_assets/cleanrooms/apply.py": ("cleanrooms", "entityresolution"),
     "flywheel_assets/cleanrooms/report.py": ("s3",),
-    "flywheel_assets/assets/cleanrooms.py": ("sts", "s3"),
+    "flywheel_assets/assets/cleanrooms/session.py": ("sts", "s3"),
     "flywheel_assets/assets/monitor.py": ("s3",),
     "glue_jobs/runtime.py": ("s3",),
+    "glue_jobs/s3_objects.py": ("s3",),
     "glue_jobs/raw_files.py": ("s3",),
 }
 # ``client.get_table(``, ``glue.get_job(``, ``self.client("sts").get_caller_identity(`` and

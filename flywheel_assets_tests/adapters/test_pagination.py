@@ -27,7 +27,7 @@ from flywheel_assets_tests.aws_contract import (
     all_contract_operations,
     is_pageable,
 )
-from glue_jobs.runtime import S3Objects
+from glue_jobs.s3_objects import S3Objects
 
 REGION = "us-east-1"
 DB = "omc_flywheel_test"

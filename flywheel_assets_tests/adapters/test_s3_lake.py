@@ -11,10 +11,10 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from flywheel_assets.adapters import s3_lake
 from flywheel_assets.adapters.aws_clients import aws_client
 from flywheel_assets.adapters.s3_lake import S3Lake
 from flywheel_assets.ports.lake import ObjectInfo
+from glue_jobs import s3_objects
 
 BUCKET = "omc-flywheel-data-us-east-1-test"
 REGION = "us-east-1"
@@ -147,8 +147,8 @@ def test_read_text_of_missing_key_raises_file_not_found(s3: Any) -> None:
 def test_delete_prefix_deletes_in_batches_and_spares_siblings(
     s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert s3_lake.DELETE_BATCH_SIZE == 1000  # DeleteObjects' limit
-    monkeypatch.setattr(s3_lake, "DELETE_BATCH_SIZE", 2)
+    assert s3_objects.DELETE_BATCH_SIZE == 1000  # DeleteObjects' limit
+    monkeypatch.setattr(s3_objects, "DELETE_BATCH_SIZE", 2)
     doomed = [f"t/snapshot_dt=2024-10-15/id_bucket={n}/p.parquet" for n in range(5)]
     put(s3, *doomed, "t/snapshot_dt=2024-10-15_x/keep.parquet", "t/snapshot_dt=2025-01-15/k")
     calls = record_calls(s3, "DeleteObjects")

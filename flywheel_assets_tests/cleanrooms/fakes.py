@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from botocore import xform_name
 from botocore.stub import Stubber
 
 from flywheel_assets.config.settings import Settings, load_settings
@@ -306,17 +307,20 @@ class MotoWithStubs:
         self.moto = moto_client
         self.stubbed = stubbed_client
         self.stubbed_calls: list[tuple[str, dict[str, Any]]] = []
+        # every request of the stubbed client, called directly or through a paginator
+        stubbed_client.meta.events.register("before-parameter-build.cleanrooms", self._record)
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.stubbed_calls.append((xform_name(model.name), dict(params)))
+
+    def _client(self, operation: str) -> Any:
+        return self.moto if operation in MOTO_CLEANROOMS_OPERATIONS else self.stubbed
+
+    def get_paginator(self, operation: str) -> Any:
+        return self._client(operation).get_paginator(operation)
 
     def __getattr__(self, operation: str) -> Any:
-        if operation in MOTO_CLEANROOMS_OPERATIONS:
-            return getattr(self.moto, operation)
-        method = getattr(self.stubbed, operation)
-
-        def call(**params: Any) -> Any:
-            self.stubbed_calls.append((operation, params))
-            return method(**params)
-
-        return call
+        return getattr(self._client(operation), operation)
 
 
 # --- catalog -----------------------------------------------------------------------------

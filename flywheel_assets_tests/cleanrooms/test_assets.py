@@ -866,7 +866,7 @@ def test_aws_er_resources_are_applied_and_their_mapping_files_written(
 
 
 def test_default_clients_come_from_the_platform_aws_client_lazily() -> None:
-    from flywheel_assets.assets.cleanrooms import default_client_factory
+    from flywheel_assets.adapters.aws_clients import client_factory as default_client_factory
 
     factory = default_client_factory("us-east-1")
     with mock_aws():

@@ -12,18 +12,16 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from flywheel_assets.cleanrooms.apply import ApplyError, apply_plan
 from flywheel_assets.cleanrooms.desired import (
     CleanroomsConfig,
     desired_configured_tables,
     desired_entity_resolution,
 )
-from flywheel_assets.cleanrooms.reconcile import (
-    ApplyError,
-    Plan,
-    Request,
-    apply_plan,
-    plan_cleanrooms,
-    plan_entity_resolution,
+from flywheel_assets.cleanrooms.plan import Plan, Request
+from flywheel_assets.cleanrooms.plan_cleanrooms import plan_cleanrooms
+from flywheel_assets.cleanrooms.plan_entity_resolution import plan_entity_resolution
+from flywheel_assets.cleanrooms.read import (
     read_cleanrooms,
     read_entity_resolution,
     read_membership,

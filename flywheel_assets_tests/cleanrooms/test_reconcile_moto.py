@@ -12,13 +12,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from flywheel_assets.cleanrooms.apply import apply_plan
 from flywheel_assets.cleanrooms.desired import CleanroomsConfig, desired_configured_tables
-from flywheel_assets.cleanrooms.reconcile import (
-    apply_plan,
-    plan_cleanrooms,
-    read_cleanrooms,
-    read_membership,
-)
+from flywheel_assets.cleanrooms.plan_cleanrooms import plan_cleanrooms
+from flywheel_assets.cleanrooms.read import read_cleanrooms, read_membership
 from flywheel_assets.config.registry import load_registry
 from flywheel_assets_tests.cleanrooms.fakes import (
     PROVIDERS,

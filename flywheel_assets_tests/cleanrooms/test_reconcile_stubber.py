@@ -10,20 +10,16 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from flywheel_assets.cleanrooms.apply import ApplyError, apply_plan
 from flywheel_assets.cleanrooms.desired import (
     CleanroomsConfig,
     DesiredStateError,
     desired_configured_tables,
     desired_entity_resolution,
 )
-from flywheel_assets.cleanrooms.reconcile import (
-    ApplyError,
-    apply_plan,
-    plan_cleanrooms,
-    plan_entity_resolution,
-    read_cleanrooms,
-    read_entity_resolution,
-)
+from flywheel_assets.cleanrooms.plan_cleanrooms import plan_cleanrooms
+from flywheel_assets.cleanrooms.plan_entity_resolution import plan_entity_resolution
+from flywheel_assets.cleanrooms.read import read_cleanrooms, read_entity_resolution
 from flywheel_assets.config.registry import load_registry
 from flywheel_assets_tests.cleanrooms.fakes import (
     ACCOUNT,

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from flywheel_assets_tests.aws_calls import AwsCall, subprocess_environment
-from glue_jobs.runtime import split_s3_uri
+from glue_jobs.s3_objects import split_s3_uri
 
 LOG_BATCH = 500  # CloudWatch takes at most 10,000 events a PutLogEvents
 GLUE_LOG_GROUP = "/aws-glue/jobs"

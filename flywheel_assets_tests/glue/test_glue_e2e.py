@@ -82,7 +82,7 @@ class AthenaOverS3(SqlPort):
     looks that table's location up in the Glue catalog (moto), reads the key column of
     every parquet file below it from S3 (moto) and computes the statement's figures, so
     the audit judges the data the Glue job really wrote. Any other statement fails the
-    rules that issued it (``audit._guarded``), naming it."""
+    rules that issued it (``selection.guarded``), naming it."""
 
     PROFILE = re.compile(r"^SELECT COALESCE\(SUM\(c\), 0\) AS count_part, .* FROM \(SELECT ")
     RELATION = re.compile(r"\bFROM (\w+)\.(\w+) GROUP BY")

@@ -48,7 +48,7 @@ sys.meta_path.insert(0, NoDagster())
 import dagster_pipes
 import glue_jobs, glue_jobs.split_and_part_job, glue_jobs.split_and_bucket_job
 from glue_jobs.registry import build_registry
-from glue_jobs.runtime import read_split_csv
+from glue_jobs.job_plan import read_split_csv
 from glue_jobs.transforms import target_file_count
 
 registry = {}

@@ -17,15 +17,15 @@ from flywheel_assets.keys import split_cluster_key, split_part_key
 from flywheel_assets_tests.conftest import SMALL_INFOBASE_CSV, make_settings
 from glue_jobs import runtime
 from glue_jobs.build_ids import is_build_id
-from glue_jobs.registry import TableSpec
-from glue_jobs.runtime import (
+from glue_jobs.job_plan import (
     MARKER_FILE,
     JobInputError,
-    S3Objects,
     build_plan,
     latest_snapshot,
     resolve_options,
 )
+from glue_jobs.registry import TableSpec
+from glue_jobs.s3_objects import S3Objects
 from glue_jobs.transforms import MANIFEST_NAME, Manifest, s3a
 
 # also run on Glue 5.0's pyspark 3.5 by `make test-glue-runtime`

@@ -22,8 +22,9 @@ import pytest
 
 from flywheel_assets import layout
 from flywheel_assets.builds import served_build
-from flywheel_assets.checks.probe import TableEvaluation, TableMonitor, monitor_check_names
+from flywheel_assets.checks.monitor import TableEvaluation, TableMonitor
 from flywheel_assets.checks.rules import RuleResult
+from flywheel_assets.checks.selection import monitor_check_names
 from flywheel_assets.platform import Platform
 from flywheel_assets.runner import RunSummary
 from flywheel_assets_tests.conftest import make_settings

@@ -6,7 +6,7 @@ import dagster as dg
 
 from flywheel_assets.checks import rules
 from flywheel_assets.checks.audit import audit_checks
-from flywheel_assets.checks.probe import monitor_check_names
+from flywheel_assets.checks.selection import monitor_check_names
 from flywheel_assets_tests.monitor.conftest import ROWS, SNAPSHOT, TABLES
 
 

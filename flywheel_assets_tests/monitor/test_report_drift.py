@@ -3,7 +3,7 @@
 import datetime as dt
 
 from flywheel_assets.builds import AuditRecord
-from flywheel_assets.checks.probe import TableEvaluation
+from flywheel_assets.checks.monitor import TableEvaluation
 from flywheel_assets.checks.report import DRIFT_FIELDS, build_report, report_csv
 from flywheel_assets_tests.conftest import make_settings
 

@@ -1,25 +1,27 @@
-"""Observe a table (or a freshly written dataset) through the ports, then apply the rules.
+"""The monitor's observer: what one published ``part_*`` table looks like, judged by the rules.
 
 :class:`TableMonitor` gathers what the rules in :mod:`flywheel_assets.checks.rules`
 need for one ``part_*`` table and one snapshot: one delimited listing of the snapshot
-directory, the catalog's view of the table, one SQL statement for counts and keys.
-:func:`audit_dataset` does the same for a ``split_part/<table>`` snapshot directory
-before it is published. The asset checks and the monitor report both call these, so
-every figure is computed by the same code wherever it is shown.
+directory, the catalog's view of the table, one SQL statement for counts and keys, and
+returns a :class:`TableEvaluation`. The monitor's asset checks and its report both call
+it, so every figure is computed by the same code wherever it is shown. Which tables and
+rules a run selects is ``checks/selection.py``; the gate that audits a build before it
+is published is ``checks/audit.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 from flywheel_assets import builds, layout
 from flywheel_assets.builds import AuditRecord
 from flywheel_assets.checks import rules
 from flywheel_assets.checks.rules import RuleResult, Severity
+from flywheel_assets.checks.selection import KEY_CHECKS, MONITOR_ORDER, guarded, rule_severity
 from flywheel_assets.checks.sql import (
     KeyProfile,
     key_examples,
@@ -32,17 +34,8 @@ from flywheel_assets.platform import Platform
 from flywheel_assets.ports.catalog import TableInfo
 from flywheel_assets.ports.lake import LakePort
 from flywheel_assets.snapshots import SnapshotError, parse_snapshot, snapshot_from_folder
-from glue_jobs.registry import PARTITION_COLUMN, Registry, TableSpec
+from glue_jobs.registry import PARTITION_COLUMN, TableSpec
 
-KEY_CHECKS = (rules.CHECK_COUNT, rules.CHECK_PK_NULL, rules.CHECK_PK_DUPES)
-MONITOR_ORDER = (
-    rules.CHECK_STORAGE,
-    rules.CHECK_CATALOG,
-    rules.CHECK_FRESHNESS,
-    rules.CHECK_SCHEMA,
-    *KEY_CHECKS,
-    rules.CHECK_FILE_SIZE,
-)
 _SNAPSHOT_IN_LOCATION = re.compile(r"snapshot_dt=(\d{4}-\d{2}-\d{2})")
 
 
@@ -52,32 +45,6 @@ def utc_now() -> dt.datetime:
 
 def iso_utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def monitored_tables(registry: Registry, settings: Settings) -> list[TableSpec]:
-    """Registry tables whose ``part_*`` name starts with ``table_prefix``, at most
-    ``max_tables`` of them (0: all), in registry order."""
-    tables = [t for t in registry if t.part_table.startswith(settings.table_prefix)]
-    return tables[: settings.max_tables] if settings.max_tables > 0 else tables
-
-
-def monitor_check_names(settings: Settings) -> tuple[str, ...]:
-    """The rules that apply under ``settings``: the count check only when
-    ``count_check_enabled``, file sizes only when ``file_size_check``."""
-    skipped = set()
-    if not settings.count_check_enabled:
-        skipped.add(rules.CHECK_COUNT)
-    if not settings.file_size_check:
-        skipped.add(rules.CHECK_FILE_SIZE)
-    return tuple(c for c in MONITOR_ORDER if c not in skipped)
-
-
-def rule_severity(check: str, settings: Settings) -> Severity:
-    if check == rules.CHECK_FILE_SIZE:
-        return Severity.WARN
-    if check == rules.CHECK_FRESHNESS and not settings.strict_snapshot:
-        return Severity.WARN
-    return Severity.ERROR
 
 
 def served_snapshot(info: TableInfo) -> str | None:
@@ -137,18 +104,6 @@ class TableEvaluation:
         is named in the report and its alert, not only in the check failure alert)."""
         drifted = list(self.audit.alerts) if self.audit is not None else []
         return [a for r in self.results for a in r.alerts] + drifted
-
-
-def _guarded(
-    checks: Collection[str], table: str, settings: Settings, run: Callable[[], list[RuleResult]]
-) -> list[RuleResult]:
-    """Run one observation; if it raises, its rules fail with the error as the reason so
-    that one broken table or query never hides the other rules' results."""
-    try:
-        return run()
-    except Exception as exc:  # noqa: BLE001 - reported as a failed rule, not swallowed
-        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-        return [rules.not_evaluated(c, table, rule_severity(c, settings), reason) for c in checks]
 
 
 class TableMonitor:
@@ -360,17 +315,14 @@ class TableMonitor:
         }
         results: list[RuleResult] = []
         wanted_keys = [c for c in KEY_CHECKS if c in checks]
+        severity = partial(rule_severity, settings=self.settings)
         for check in MONITOR_ORDER:
             if check not in checks:
                 continue
             if check in single:
-                results += _guarded(
-                    [check], self.name, self.settings, lambda c=check: [single[c]()]
-                )
+                results += guarded([check], self.name, lambda c=check: [single[c]()], severity)
             elif check == wanted_keys[0]:
-                results += _guarded(
-                    wanted_keys, self.name, self.settings, lambda: self.keys(wanted_keys)
-                )
+                results += guarded(wanted_keys, self.name, lambda: self.keys(wanted_keys), severity)
         try:
             info = self.info
         except Exception:  # noqa: BLE001 - already reported by the rules that needed it
