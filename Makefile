@@ -99,3 +99,25 @@ smoke: $(STAMP)
 # in build/e2e/ (flywheel_assets_tests/e2e; skipped with the reason without Chromium)
 e2e: $(STAMP)
 	$(PY) -m pytest -m e2e flywheel_assets_tests/e2e
+
+# --- infrastructure as code (docs/deploy.md#the-cloudformation-stacks) ------------------
+# The stacks of dev and prod written to build/infra/<env>/, then cfn-lint (dev extras;
+# informational rules included) and checkov, which gets its own venv (its pins are not
+# the project's; under build/, so `make clean` removes it). Waived checkov findings are
+# in the templates' Metadata with their reasons.
+INFRA_OUT := build/infra
+CHECKOV_VENV ?= build/venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+
+.PHONY: infra-templates lint-infra
+$(CHECKOV):
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov
+
+infra-templates: $(STAMP)
+	$(VENV)/bin/flywheel infra template --env dev --out $(INFRA_OUT)
+	$(VENV)/bin/flywheel infra template --env prod --out $(INFRA_OUT)
+
+lint-infra: infra-templates $(CHECKOV)
+	$(VENV)/bin/cfn-lint --include-checks I -- $(INFRA_OUT)/dev/*.yaml $(INFRA_OUT)/prod/*.yaml
+	$(CHECKOV) -d $(INFRA_OUT) --framework cloudformation --compact --quiet --skip-download

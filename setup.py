@@ -23,7 +23,7 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8",
-            "moto[server,s3,glue,athena,sns,sqs]>=5.1,<6",
+            "moto[server,s3,glue,athena,sns,sqs,cloudformation]>=5.1,<6",
             # botocore 1.44.18 moved Athena to the rest-json protocol, which moto (5.2.6)
             # does not route yet; production installs are not held back by this.
             "botocore<1.44.18",
@@ -35,6 +35,9 @@ setup(
             "dagster-dg-cli>=1.13,<1.14",
             # make e2e drives the system's Chromium (no browser download)
             "playwright>=1.45",
+            # the CloudFormation templates of `flywheel infra` (flywheel_assets_tests/infra,
+            # make lint-infra)
+            "cfn-lint>=1.20,<2",
         ],
     },
     entry_points={"console_scripts": ["flywheel=flywheel_assets.cli:main"]},

@@ -4,8 +4,8 @@
 
 What ``dagster dev`` / the code server pay on every (re)load: importing
 ``flywheel_assets.definitions``, calling its lazy ``defs`` (which builds the definitions
-for the active profile from the 27-table registry) and resolving the asset graph. Prints one JSON line; the target is
-under 2 seconds for import + build.
+for the active profile from the 27-table registry) and resolving the asset graph. Prints
+one JSON line; the target is under 2 seconds for import + build.
 """
 
 from __future__ import annotations

@@ -38,15 +38,22 @@ def list_builds(lake: LakePort, snapshot_prefix: str) -> list[str]:
     return sorted(i for i in ids if is_build_id(i))
 
 
+def newest_complete_build(lake: LakePort, snapshot_prefix: str) -> str | None:
+    """The newest build under a ``snapshot_dt=D/`` prefix whose manifest was written
+    (complete data)."""
+    for build in reversed(list_builds(lake, snapshot_prefix)):
+        if lake.exists(snapshot_prefix + layout.build_folder(build) + MANIFEST_NAME):
+            return build
+    return None
+
+
 def latest_build(
     lake: LakePort, settings: Settings, kind: str, table: TableSpec, snapshot: str
 ) -> str | None:
     """The newest build of ``snapshot`` whose manifest was written (complete data)."""
-    prefix = layout.dataset_snapshot_prefix(settings, kind, table, snapshot)
-    for build in reversed(list_builds(lake, prefix)):
-        if lake.exists(prefix + layout.build_folder(build) + MANIFEST_NAME):
-            return build
-    return None
+    return newest_complete_build(
+        lake, layout.dataset_snapshot_prefix(settings, kind, table, snapshot)
+    )
 
 
 def build_of(location: str) -> str:
@@ -98,22 +105,32 @@ def audit_key(settings: Settings, kind: str, table: TableSpec, snapshot: str, bu
     return layout.dataset_build_prefix(settings, kind, table, snapshot, build) + AUDIT_NAME
 
 
+def read_audit_at(lake: LakePort, build_prefix: str) -> AuditRecord | None:
+    try:
+        return AuditRecord.from_json(lake.read_text(build_prefix + AUDIT_NAME))
+    except FileNotFoundError:
+        return None
+
+
 def read_audit(
     lake: LakePort, settings: Settings, kind: str, table: TableSpec, snapshot: str, build: str
 ) -> AuditRecord | None:
-    key = audit_key(settings, kind, table, snapshot, build)
-    try:
-        return AuditRecord.from_json(lake.read_text(key))
-    except FileNotFoundError:
-        return None
+    return read_audit_at(lake, layout.dataset_build_prefix(settings, kind, table, snapshot, build))
 
 
 def require_passed_audit(
     lake: LakePort, settings: Settings, kind: str, table: TableSpec, snapshot: str, build: str
 ) -> AuditRecord:
     """The gate every publish goes through, also outside the run that audited."""
-    record = read_audit(lake, settings, kind, table, snapshot, build)
-    dataset = f"{kind}/{table.slug}"
+    prefix = layout.dataset_build_prefix(settings, kind, table, snapshot, build)
+    return require_passed_audit_at(lake, prefix, f"{kind}/{table.slug}", snapshot, build)
+
+
+def require_passed_audit_at(
+    lake: LakePort, build_prefix: str, dataset: str, snapshot: str, build: str
+) -> AuditRecord:
+    """:func:`require_passed_audit` for the build at ``build_prefix`` of ``dataset``."""
+    record = read_audit_at(lake, build_prefix)
     if record is None:
         raise UnauditedBuildError(
             f"{dataset} snapshot {snapshot} build {build} has no audit: materialize "

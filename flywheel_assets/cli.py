@@ -18,11 +18,10 @@ def _java_or_exit() -> None:
 
 
 def _platform():
-    from flywheel_assets.config.registry import load_registry
     from flywheel_assets.config.settings import load_settings
     from flywheel_assets.platform import Platform
 
-    return Platform(load_settings(), load_registry())
+    return Platform(load_settings())  # with each pipeline's registry
 
 
 def cmd_sample_data(args: argparse.Namespace) -> int:
@@ -30,7 +29,7 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
 
     platform = _platform()
     for snap in write_sample_snapshot(
-        platform.settings, platform.registry, platform.lake, args.snapshot, args.rows, args.seed
+        platform.settings, platform.registries, platform.lake, args.snapshot, args.rows, args.seed
     ):
         print(
             f"{snap.source}: {snap.rows} rows ({snap.duplicates} exact duplicates) "
@@ -65,7 +64,7 @@ def _run(args: argparse.Namespace, checks_only: bool) -> int:
     platform = _platform()
     accepted = getattr(args, "accept_drift", None)
     policy = Policy(
-        accept_drift=tuple(parse_table_list(accepted, platform.registry, "--accept-drift"))
+        accept_drift=tuple(parse_table_list(accepted, platform.registries, "--accept-drift"))
         if accepted is not None
         else (),
         rollback=getattr(args, "rollback", False),
@@ -73,7 +72,7 @@ def _run(args: argparse.Namespace, checks_only: bool) -> int:
     _java_or_exit()
     instance = local_instance(platform.settings.dagster_home)
     summary = run_snapshot(
-        build_definitions(platform.settings, platform.registry, platform),  # one Platform
+        build_definitions(platform.settings, platform.registries, platform),  # one Platform
         instance,
         args.snapshot,
         getattr(args, "select", None),
@@ -203,9 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=positive_int, default=5000)
     p.set_defaults(func=cmd_demo)
 
-    from flywheel_assets.deploy.cli import add_glue_parser
+    from flywheel_assets.deploy.cli import add_glue_parser, add_infra_parser
 
     add_glue_parser(sub)  # flywheel glue package | deploy
+    add_infra_parser(sub)  # flywheel infra template | plan | apply
     return parser
 
 

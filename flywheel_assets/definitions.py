@@ -10,11 +10,12 @@ import dagster as dg
 
 from flywheel_assets.assets.bucketed import build_bucketed_defs
 from flywheel_assets.assets.cleanrooms import build_cleanrooms_defs
+from flywheel_assets.assets.compaction import build_compaction_defs
 from flywheel_assets.assets.monitor import build_monitor_defs
 from flywheel_assets.assets.partitioned import build_partitioned_defs
 from flywheel_assets.assets.raw import raw_specs
 from flywheel_assets.automation import build_automation_defs
-from flywheel_assets.config.registry import load_registry
+from flywheel_assets.config.registry import Registries, as_registries, load_registries
 from flywheel_assets.config.settings import Settings, load_settings
 from flywheel_assets.platform import Platform
 from flywheel_assets.presentation import present
@@ -24,33 +25,42 @@ from glue_jobs.registry import Registry
 
 def build_definitions(
     settings: Settings | None = None,
-    registry: Registry | None = None,
+    registry: Registry | Registries | None = None,
     platform: Platform | None = None,
 ) -> dg.Definitions:
     """The whole graph. With neither ``settings`` nor ``platform`` given (the code
     location), ``platform`` is the configurable :class:`PlatformResource`; otherwise
-    the given (or built) :class:`Platform` is bound as is."""
+    the given (or built) :class:`Platform` is bound as is.
+
+    ``registry``: each pipeline's (default: the platform's, else the settings'); a single
+    :class:`Registry` serves both pipelines."""
     if platform is None and settings is None and registry is None:
-        settings, registry = load_settings(), load_registry()
+        settings = load_settings()
+        registries = load_registries(settings)
         bound = platform_resource(settings)
     else:
         settings = settings or (platform.settings if platform else load_settings())
-        registry = registry or (platform.registry if platform else load_registry())
-        bound = platform or Platform(settings, registry)
+        if registry is not None:
+            registries = as_registries(registry)
+        else:
+            registries = platform.registries if platform else load_registries(settings)
+        bound = platform or Platform(settings, registries)
+    partitioned, bucketed = registries.split_part, registries.split_cluster
     merged = dg.Definitions.merge(
         dg.Definitions(assets=raw_specs()),
-        build_partitioned_defs(registry),
-        build_bucketed_defs(registry, settings.is_local),
-        build_cleanrooms_defs(registry, settings),
-        build_monitor_defs(registry, settings),
-        build_automation_defs(registry, settings),
+        build_partitioned_defs(partitioned),
+        build_bucketed_defs(bucketed, settings),
+        build_compaction_defs(settings),
+        build_cleanrooms_defs(partitioned, settings),
+        build_monitor_defs(registries, settings),
+        build_automation_defs(registries, settings),
         dg.Definitions(
             resources=build_resources(bound),
             # local: one run = one process = one JVM (the embedded metastore allows one)
             executor=dg.in_process_executor if settings.is_local else None,
         ),
     )
-    return present(merged, settings, registry)  # owners, tags, code references
+    return present(merged, settings, registries)  # owners, tags, code references
 
 
 @dg.definitions

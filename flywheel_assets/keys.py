@@ -15,6 +15,11 @@ def raw_key(source: str) -> AssetKey:
     return AssetKey(["raw", source])
 
 
+def compacted_key(source: str) -> AssetKey:
+    """``compacted/addressable_ids``: a raw snapshot rewritten as a few large files."""
+    return AssetKey(["compacted", source])
+
+
 def split_part_key(table: TableSpec) -> AssetKey:
     return AssetKey(["split_part", table.slug])
 
@@ -37,6 +42,10 @@ def bucketed_key(table: TableSpec) -> AssetKey:
 
 def er_key(table: TableSpec) -> AssetKey:
     return AssetKey([table.er_table])
+
+
+def history_key(table: TableSpec) -> AssetKey:
+    return AssetKey([table.history_table])
 
 
 def key_str(key: AssetKey) -> str:

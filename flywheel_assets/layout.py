@@ -2,7 +2,9 @@
 
 ``<split_prefix>/<source>/<TABLE>/snapshot_dt=YYYY-MM-DD/build=<id>/[id_bucket=N/]`` —
 one immutable directory per build of a snapshot, so publishing a month (or a rebuild of
-the month in service) is repointing a table, never writing where readers read.
+the month in service) is repointing a table, never writing where readers read. The
+compacted raw snapshots follow the same rule under their own roots
+(``<compaction_prefix>snapshot_dt=YYYY-MM-DD/build=<id>/``).
 """
 
 from __future__ import annotations
@@ -59,3 +61,16 @@ def snapshot_marker_key(settings: Settings, kind: str, source: str) -> str:
 
 def bucketed_snapshot_prefix(settings: Settings, table: TableSpec, snapshot: str) -> str:
     return f"{settings.bucketed_prefix}{table.slug}/{snapshot_folder(snapshot)}"
+
+
+def compaction_root(settings: Settings, source: str) -> str:
+    """``omc_cleanroom_data/addressable/addressable_ids_compaction_cr/`` (the reference's)."""
+    return settings.compaction_prefix(source)
+
+
+def compaction_snapshot_prefix(settings: Settings, source: str, snapshot: str) -> str:
+    return compaction_root(settings, source) + snapshot_folder(snapshot)
+
+
+def compaction_build_prefix(settings: Settings, source: str, snapshot: str, build: str) -> str:
+    return compaction_snapshot_prefix(settings, source, snapshot) + build_folder(build)

@@ -1,13 +1,17 @@
 """The platform: one adapter per port, chosen by the active profile.
 
 Adapters are built lazily so that loading definitions never starts a JVM or opens an
-AWS connection; tests pass their own adapters in.
+AWS connection; tests pass their own adapters in. The platform also carries the table
+registry of each pipeline (``registries``): what is looked up at run time by table name
+(a dataset's manifest, retention, the audit's thresholds) takes it from the pipeline the
+asset belongs to.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
 
+from flywheel_assets.config.registry import Registries, as_registries, load_registries
 from flywheel_assets.config.settings import Settings
 from flywheel_assets.ports import AlertsPort, CatalogPort, LakePort, SqlPort
 from glue_jobs.registry import Registry
@@ -17,7 +21,7 @@ class Platform:
     def __init__(
         self,
         settings: Settings,
-        registry: Registry,
+        registry: Registry | Registries | None = None,
         *,
         lake: LakePort | None = None,
         catalog: CatalogPort | None = None,
@@ -26,11 +30,18 @@ class Platform:
         compute=None,
     ) -> None:
         self.settings = settings
-        self.registry = registry
+        # None: the registries the settings name; one Registry: shared by both pipelines
+        self.registries = load_registries(settings) if registry is None else as_registries(registry)
         given = {"lake": lake, "catalog": catalog, "sql": sql, "alerts": alerts, "compute": compute}
         for name, value in given.items():
             if value is not None:
                 self.__dict__[name] = value  # pre-empt the cached_property
+
+    @property
+    def registry(self) -> Registry:
+        """The partitioned pipeline's registry (``load_registry()``); anything of the
+        bucketed pipeline takes ``registries.split_cluster``."""
+        return self.registries.split_part
 
     @property
     def database(self) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 import dagster as dg
 
 from flywheel_assets.assets.raw import raw_specs
+from flywheel_assets.config.registry import Registries, as_registries
 from flywheel_assets.config.settings import Settings, SettingsError
 from glue_jobs.registry import Registry
 
@@ -31,6 +32,8 @@ CODE_REFERENCES = "dagster/code_references"
 SPEC_DECLARED_BY: Mapping[str, Callable[..., object]] = {"raw_snapshots": raw_specs}
 # metadata entries that become tags of the same name
 TAGGED_METADATA = ("table", "source")
+# datasets keyed by their raw source (``compacted/addressable_ids``), not by a table
+SOURCE_DATASETS = ("raw", "compacted")
 
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,7}\b")
 _VALID_TAG_VALUE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -51,12 +54,18 @@ def tag_value(value: object) -> str | None:
     return text
 
 
-def table_names(registry: Registry) -> dict[str, str]:
+def table_names(registry: Registry | Registries) -> dict[str, str]:
     """Last asset-key segment -> registry table: ``ibe_01_a`` (datasets, Clean Rooms and
-    Entity Resolution resources), ``part_``/``ext_``/``bucketed_`` tables, ``*_er`` views."""
+    Entity Resolution resources), ``ext_``/``bucketed_`` tables of the bucketed pipeline's
+    registry, ``part_`` tables, ``*_er`` views and ``*_history`` tables of the
+    partitioned one's (which wins for a slug both name)."""
+    registries = as_registries(registry)
     names: dict[str, str] = {}
-    for t in registry:
-        for name in (t.slug, t.part_table, t.ext_table, t.bucketed_table, t.er_table):
+    for t in registries.split_cluster:
+        for name in (t.slug, t.ext_table, t.bucketed_table):
+            names[name] = t.name
+    for t in registries.split_part:
+        for name in (t.slug, t.part_table, t.er_table, t.history_table):
             names[name] = t.name
     return names
 
@@ -70,7 +79,7 @@ def spec_tags(
         value = tag_value(spec.metadata[name]) if name in spec.metadata else None
         if value:
             tags[name] = value
-    if spec.key.path[0] == "raw":  # raw/<source> is a source, not the table of that name
+    if spec.key.path[0] in SOURCE_DATASETS:  # raw/<source>: a source, not the table so named
         tags.setdefault("source", spec.key.path[-1])
     elif "table" not in tags and tables and spec.key.path[-1] in tables:
         table = tag_value(tables[spec.key.path[-1]])
@@ -108,7 +117,7 @@ def code_references(defs: dg.Definitions) -> dict[dg.AssetKey, object]:
 
 
 def present(
-    defs: dg.Definitions, settings: Settings, registry: Registry | None = None
+    defs: dg.Definitions, settings: Settings, registry: Registry | Registries | None = None
 ) -> dg.Definitions:
     """``defs`` with owners, tags and code references on every asset spec; ``registry``
     names the ``table`` of assets that carry no ``table`` metadata."""

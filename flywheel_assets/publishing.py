@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from flywheel_assets.config.registry import Registries, as_registries
 from flywheel_assets.ports.catalog import TableDefinition, TableInfo
 from glue_jobs.registry import Registry, TableSpec
 
@@ -42,20 +43,25 @@ class PublishPolicy(dg.ConfigurableResource):
         wanted = {name.strip().lower() for name in self.accept_drift}
         return table.name.lower() in wanted or table.slug in wanted
 
-    def unknown_tables(self, registry: Registry) -> list[str]:
-        known = {t.name.lower() for t in registry} | {t.slug for t in registry}
+    def unknown_tables(self, registry: Registry | Registries) -> list[str]:
+        """Names in neither pipeline's registry (drift is accepted per table name, for
+        the audits of both pipelines)."""
+        tables = as_registries(registry).union
+        known = {t.name.lower() for t in tables} | {t.slug for t in tables}
         return sorted(n for n in self.accept_drift if n.strip().lower() not in known)
 
 
-def parse_table_list(text: str, registry: Registry, option: str) -> list[str]:
-    """``IBE_01_A,ibe_02_a`` -> registry names; an unknown name is an error naming it."""
+def parse_table_list(text: str, registry: Registry | Registries, option: str) -> list[str]:
+    """``IBE_01_A,ibe_02_a`` -> registry names (of either pipeline); an unknown name is an
+    error naming it."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise ValueError(f"{option}: name at least one table")
     unknown = PublishPolicy(accept_drift=names).unknown_tables(registry)
     if unknown:
         raise ValueError(f"{option}: not in the table registry: {', '.join(unknown)}")
-    return [registry.get(n).name for n in names]
+    tables = as_registries(registry).union
+    return [tables.get(n).name for n in names]
 
 
 def require_in_order(current: TableInfo | None, snapshot: str, rollback: bool) -> None:
@@ -78,6 +84,16 @@ class Publication:
 
     definition: TableDefinition
     markers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PartitionGroup:
+    """One group of a two-key table to publish (``part_*_history``: one snapshot):
+    ``definition.partitions`` maps the second key's value to its location; the table's
+    other groups stay as they are."""
+
+    definition: TableDefinition
+    leading: str  # the first key's value, e.g. the snapshot_dt
 
 
 def names(tables: Iterable[TableSpec]) -> str:

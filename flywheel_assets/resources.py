@@ -17,7 +17,6 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from flywheel_assets.config.registry import load_registry
 from flywheel_assets.config.settings import Settings, SettingsError, load_settings
 from flywheel_assets.io_managers.catalog_table import CatalogTableIOManager
 from flywheel_assets.io_managers.lake_dataset import LakeDatasetIOManager
@@ -41,7 +40,7 @@ class PlatformResource(dg.ConfigurableResource):
     )
 
     def create_resource(self, context: dg.InitResourceContext) -> Platform:  # type: ignore[override]
-        return Platform(self.settings(), load_registry())
+        return Platform(self.settings())  # with the registries its settings name
 
     def settings(self) -> Settings:
         loaded = (os.environ.get("FLYWHEEL_ENV") or "local").lower()

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 
 from flywheel_assets import layout
+from flywheel_assets.config.registry import Registries, as_registries
 from flywheel_assets.config.settings import Settings
 from flywheel_assets.ports.lake import LakePort
 from flywheel_assets.snapshots import validate_snapshot
@@ -60,6 +61,14 @@ def value(column_index: int, rng: random.Random):
     return f"v{rng.randint(0, 999):03d}"
 
 
+def source_columns(registry: Registry | Registries, source: str) -> list[str]:
+    """Every column either pipeline splits from ``source``, once, in registry order: a
+    raw delivery carries them all, however each pipeline groups them into tables."""
+    registries = as_registries(registry)
+    found = [c for _, r in registries.items() for t in r.for_source(source) for c in t.columns]
+    return list(dict.fromkeys(found))
+
+
 @dataclass
 class SampleSnapshot:
     source: str
@@ -91,14 +100,15 @@ def build_table(columns: list[str], keys: list[str], rng: random.Random, dup_eve
 
 def write_sample_snapshot(
     settings: Settings,
-    registry: Registry,
+    registry: Registry | Registries,
     lake: LakePort,
     snapshot: str,
     rows: int = 5000,
     seed: int = 7,
     sources: tuple[str, ...] = SOURCES,
 ) -> list[SampleSnapshot]:
-    """Write raw snapshots (two parquet files + ``_SUCCESS``) for each source."""
+    """Write raw snapshots (two parquet files + ``_SUCCESS``) for each source, with
+    every column ``registry`` (one, or each pipeline's) needs."""
     import pyarrow.parquet as pq
 
     validate_snapshot(snapshot)
@@ -108,7 +118,7 @@ def write_sample_snapshot(
     for source in sources:
         rng = random.Random(f"{seed}:{snapshot}:{source}")
         population = random.Random(f"{seed}:{source}")
-        columns = [c for t in registry.for_source(source) for c in t.columns]
+        columns = source_columns(registry, source)
         keys = sample_keys(rows, settings.bucket_count, population, month=rng)
         table, duplicates = build_table(columns, keys, rng, dup_every=200)
         prefix = layout.raw_snapshot_prefix(settings, source, snapshot)

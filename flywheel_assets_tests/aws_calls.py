@@ -6,10 +6,11 @@ says who issued it:
 
 * the innermost frame of this repository decides whether it is the project's at all:
   a call made by test code (set-up, the Glue and Athena stand-ins) is left out;
-* the project's calls are the ``deployer``'s when ``flywheel_assets/deploy/apply.py`` is
-  on the stack, the Glue job's when the outermost project frame is in ``glue_jobs/`` (or
-  the process is the Glue job: ``FLYWHEEL_AWS_ROLE``), else the ``dagster`` code
-  location's (libraries such as dagster-aws act for whoever called them).
+* the project's calls are the ``deployer``'s when ``flywheel_assets/deploy/apply.py`` or
+  ``flywheel_assets/deploy/infra/`` is on the stack, the Glue job's when the outermost
+  project frame is in ``glue_jobs/`` (or the process is the Glue job:
+  ``FLYWHEEL_AWS_ROLE``), else the ``dagster`` code location's (libraries such as
+  dagster-aws act for whoever called them).
 
 Three ways in: ``recording(monkeypatch)`` around code in this process;
 ``pytest -p flywheel_assets_tests.aws_calls`` for a whole test run, written as JSON lines
@@ -73,7 +74,7 @@ def _kind(filename: str) -> str | None:
     path = filename.replace("\\", "/")
     if "/flywheel_assets_tests/" in path:
         return "test"
-    if "/flywheel_assets/deploy/apply.py" in path:
+    if "/flywheel_assets/deploy/apply.py" in path or "/flywheel_assets/deploy/infra/" in path:
         return "deployer"
     if "/flywheel_assets/" in path:
         return "dagster"

@@ -15,7 +15,8 @@ and moto and the Stubber skip most of it. This module adds, from the same model:
 and, in ``PROJECT_RULES``, what AWS documents outside the model: the Clean Rooms quota of
 100 allowed columns, one UNIQUE_ID per schema mapping, Athena's lower-case naming rule
 for catalog names, SNS subjects and message size, S3 key length and DeleteObjects size,
-Athena's query size in bytes. Each rule names where it comes from.
+Athena's query size in bytes, CloudFormation's inline template size. Each rule names
+where it comes from.
 
 Use it three ways: ``check_request`` on one request (a plan, a fake client);
 ``ContractRecorder.attach(client)`` on a client (``before-parameter-build`` and
@@ -204,6 +205,15 @@ def _athena_query(params: Mapping[str, Any]) -> list[str]:
     return [f"QueryString: {size} bytes, at most 262144"] if size > 262144 else []
 
 
+def _cloudformation_template(params: Mapping[str, Any]) -> list[str]:
+    body = params.get("TemplateBody")
+    # CloudFormation quotas: "Template body size in a request: 51,200 bytes" (larger ones
+    # go to S3 and pass TemplateURL, up to 1 MB)
+    if isinstance(body, str) and len(body.encode("utf-8")) > 51200:
+        return [f"TemplateBody: {len(body.encode('utf-8'))} bytes, at most 51200 inline"]
+    return []
+
+
 _GLUE_CATALOG_OPERATIONS = (
     "GetDatabase",
     "CreateDatabase",
@@ -228,6 +238,7 @@ PROJECT_RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
     ("sns", "Publish"): (_sns_publish,),
     ("athena", "StartQueryExecution"): (_athena_query,),
     ("s3", "DeleteObjects"): (_s3_delete_objects,),
+    ("cloudformation", "CreateChangeSet"): (_cloudformation_template,),
     **{
         ("s3", op): (_s3_key,)
         for op in ("PutObject", "GetObject", "HeadObject", "DeleteObject", "CopyObject")
@@ -358,6 +369,28 @@ CONTRACT_OPERATIONS: dict[str, frozenset[str]] = {
     # glue_jobs/runtime.py inside the Glue job: listings, markers, manifests
     "glue_job": frozenset({"s3:ListObjectsV2", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"}),
 }
+
+
+# ``flywheel infra plan|apply`` (deploy/infra/stacks.py), as infra/test_stacks.py records
+# them. Apart from CONTRACT_OPERATIONS, whose total and two-page tests
+# adapters/test_aws_contract.py and adapters/test_pagination.py pin; the pageable ones
+# (DescribeChangeSet, DescribeStackEvents) have their two-page tests in infra/test_stacks.py.
+INFRA_OPERATIONS: frozenset[str] = frozenset(
+    {
+        *(
+            f"cloudformation:{op}"
+            for op in (
+                "DescribeStacks",
+                "CreateChangeSet",
+                "DescribeChangeSet",
+                "DeleteChangeSet",
+                "ExecuteChangeSet",
+                "DescribeStackEvents",
+            )
+        ),
+        "s3:PutObject",  # a template over the inline limit, passed by TemplateURL
+    }
+)
 
 
 def all_contract_operations() -> frozenset[str]:

@@ -11,7 +11,8 @@ The evaluator implements what the project's policies use: ``Action`` and ``Resou
 with ``*``/``?`` wildcards (actions case-insensitive), ``StringEquals`` and
 ``StringLike`` conditions (a key the request does not carry fails the condition, as in
 IAM). It does not model Deny statements, SCPs, permission boundaries, bucket policies or
-Lake Formation: none of them is part of the project's policies.
+Lake Formation grants (the stacks' grants have their own check,
+``flywheel_assets_tests/infra/lf_check.py``).
 """
 
 from __future__ import annotations
@@ -134,6 +135,9 @@ def resources(call: AwsCall, region: str, account: str) -> list[tuple[str, dict[
         return [(group, {})]
     if call.service == "sns":
         return [(p["TopicArn"], {})]
+    if call.service == "cloudformation":
+        # the stack ARN ends in a stack id the request does not carry: any id matches
+        return [(f"arn:aws:cloudformation:{where}:stack/{p['StackName']}/<stack-id>", {})]
     if call.service == "cleanrooms":
         membership = p.get("membershipIdentifier")
         if "configuredTableAssociationIdentifier" in p:

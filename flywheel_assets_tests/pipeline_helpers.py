@@ -20,8 +20,8 @@ def run_pipeline(
 ) -> RunSummary:
     """Write a sample snapshot (unless ``rows`` is None) and run ``selection`` for it."""
     if rows is not None:
-        write_sample_snapshot(platform.settings, platform.registry, platform.lake, snapshot, rows)
-    defs = build_definitions(platform.settings, platform.registry, platform)
+        write_sample_snapshot(platform.settings, platform.registries, platform.lake, snapshot, rows)
+    defs = build_definitions(platform.settings, platform.registries, platform)
     return run_snapshot(defs, instance, snapshot, selection, checks_only=checks_only)
 
 

@@ -9,7 +9,8 @@ from flywheel_assets.ports.sql import SqlPort
 from flywheel_assets_tests.pipeline_helpers import assets_by_key, run_pipeline
 from glue_jobs.transforms import GB, target_file_count
 
-BUCKETED = "key:split_cluster/* or key:ext_* or key:bucketed_*"
+# split_cluster/addressable_ids reads the audited compaction (addressable_bucket_input)
+BUCKETED = "key:compacted/addressable_ids or key:split_cluster/* or key:ext_* or key:bucketed_*"
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,8 @@ def test_pipeline_publishes_part_tables_to_glue(aws_env, local_platform, instanc
     summary = run_pipeline(platform, instance, "2025-01-15", SELECTION, rows=500)
     # (the monitor's SQL checks query through Spark, which cannot see Glue: not judged here)
     assert {a["status"] for a in summary.assets} == {"materialized"}, summary.to_json()
-    assert calls == ["create"] * (3 * len(platform.registry))  # 256 partitions = 3 calls
+    # part_* and its history table: 256 partitions = 3 calls each
+    assert calls == ["create"] * (6 * len(platform.registry))
 
     for table in platform.registry:
         got = glue.get_table(DatabaseName=platform.database, Name=table.part_table)["Table"]
@@ -74,11 +75,15 @@ def test_pipeline_publishes_part_tables_to_glue(aws_env, local_platform, instanc
         assert rows == 500
 
     # next month (4% fewer rows, 2% churned keys: within the drift limits) passes its
-    # audit and repoints every partition in place (BatchUpdatePartition, no creates)
+    # audit and repoints every partition in place (BatchUpdatePartition); the only
+    # creates are the new month's partitions of each history table
     calls.clear()
     again = run_pipeline(platform, instance, "2025-02-15", SELECTION, rows=480)
     assert {a["status"] for a in again.assets} == {"materialized"}, again.to_json()
-    assert calls == []
+    assert calls == ["create"] * (3 * len(platform.registry))
+    for table in platform.registry:
+        history = platform.catalog.list_partitions(platform.database, table.history_table)
+        assert sorted({k.split("/")[0] for k in history}) == ["2025-01-15", "2025-02-15"]
     table = platform.registry.get("IBE_01_A")
     info = platform.catalog.get_table(platform.database, table.part_table)
     build = info.parameters[BUILD_PARAMETER]

@@ -30,7 +30,7 @@ from botocore import xform_name
 from flywheel_assets.cleanrooms.desired import CleanroomsConfig, desired_configured_tables
 from flywheel_assets.config.registry import load_registry
 from flywheel_assets.config.settings import Settings, load_settings
-from flywheel_assets.deploy import iam
+from flywheel_assets.deploy import iam, names
 from flywheel_assets.deploy.jobs import SPLIT_JOBS
 from flywheel_assets_tests.aws_calls import AwsCall
 from flywheel_assets_tests.iam_check import allows, denied, matches
@@ -40,7 +40,17 @@ RECORDED = REPO / "flywheel_assets_tests" / "aws_calls_recorded.json"
 REFERENCE = REPO / "flywheel_assets_tests" / "aws_iam_reference.json"
 ACCOUNT = "123456789012"
 AWS_PROFILES = ("dev", "prod")
-SERVICES = ("s3", "glue", "athena", "sns", "logs", "cleanrooms", "entityresolution", "sts")
+SERVICES = (
+    "s3",
+    "glue",
+    "athena",
+    "sns",
+    "logs",
+    "cleanrooms",
+    "entityresolution",
+    "sts",
+    "cloudformation",
+)
 
 
 def settings_of(profile: str) -> Settings:
@@ -75,6 +85,12 @@ def arn_pattern(template: str) -> re.Pattern[str]:
     return re.compile(f"{fields}.*{re.escape(parts[-1])}")
 
 
+# Actions the reference marks every resource type of as required although a request names
+# one of them (Athena's tagging: a workgroup, a data catalog, a capacity reservation or a
+# session); a statement must hit one.
+ANY_ONE_OF = {"athena:TagResource", "athena:ListTagsForResource"}
+
+
 def scope_problems(statement: dict) -> list[str]:
     """What is wrong with a statement against AWS's reference: unknown actions, actions
     none of whose resource types a resource matches, required resource types missing,
@@ -94,7 +110,7 @@ def scope_problems(statement: dict) -> list[str]:
             if not hits:
                 problems.append(f"{statement['Sid']}: {action} matches none of {resources}")
             for t in types:
-                if t["required"] and t["type"] not in hits:
+                if t["required"] and t["type"] not in hits and action not in ANY_ONE_OF:
                     problems.append(f"{statement['Sid']}: {action} needs a {t['type']} ARN")
         for keys in statement.get("Condition", {}).values():
             for key in keys:
@@ -139,8 +155,9 @@ def operation_names() -> dict[str, set[tuple[str, str]]]:
     return methods
 
 
-CLIENT_RECEIVER = re.compile(r"(^|\.)(client|_client|s3|glue|logs|athena|sns)$")
-PLAN_MODULES = ("flywheel_assets/cleanrooms/", "flywheel_assets/assets/cleanrooms.py")
+CLIENT_RECEIVER = re.compile(r"(^|\.)(client|_client|s3|_s3|glue|logs|athena|sns)$")
+# a module or, since the reconcile assets became a package, the package
+PLAN_MODULES = ("flywheel_assets/cleanrooms/", "flywheel_assets/assets/cleanrooms")
 
 
 def operations_in_code() -> dict[str, set[str]]:
@@ -246,6 +263,7 @@ def allowed_prefixes(settings: Settings, account: str) -> list[str]:
     where = f"{settings.region}:{account}"
     buckets = {settings.data_bucket, settings.glue_assets_bucket, settings.report_bucket}
     buckets.add(settings.athena_results.removeprefix("s3://").split("/", 1)[0])
+    role_names = [names.role_name(settings, r) for r in iam.ROLES] + [names.LAKE_FORMATION_SLR]
     return [
         *(f"arn:aws:s3:::{b}" for b in sorted(buckets)),
         f"arn:aws:glue:{where}:catalog",
@@ -254,9 +272,9 @@ def allowed_prefixes(settings: Settings, account: str) -> list[str]:
         *(f"arn:aws:glue:{where}:job/{job.name(settings)}" for job in SPLIT_JOBS),
         f"arn:aws:logs:{where}:log-group:/aws-glue/",
         f"arn:aws:athena:{where}:workgroup/{settings.athena_workgroup}",
-        settings.sns_topic_arn or f"arn:aws:sns:{where}:<alerts-topic>",
-        f"arn:aws:iam::{account}:role/{settings.glue_role}",
-        f"arn:aws:iam::{account}:role/<cleanrooms-reader-role>",
+        settings.sns_topic_arn or f"arn:aws:sns:{where}:{names.topic_name(settings)}",
+        *(f"arn:aws:iam::{account}:role/{name}" for name in role_names),
+        f"arn:aws:cloudformation:{where}:stack/{names.project(settings)}-",
         f"arn:aws:cleanrooms:{where}:configuredtable/*",
         f"arn:aws:cleanrooms:{where}:membership/<membership-id>",
         f"arn:aws:entityresolution:{where}:schemamapping/ACX_SCHEMA_",
@@ -359,7 +377,7 @@ def test_the_code_location_runs_only_the_projects_jobs_and_passes_roles_only_to_
         "membershipIdentifier": "<membership-id>",
         "configuredTableIdentifier": "ct-1",
         "name": "acx_part_ibe_01_a",
-        "roleArn": f"arn:aws:iam::{ACCOUNT}:role/<cleanrooms-reader-role>",
+        "roleArn": f"arn:aws:iam::{ACCOUNT}:role/{names.role_name(s, 'cleanrooms_reader')}",
     }
     create = AwsCall("dagster", "cleanrooms", "CreateConfiguredTableAssociation", association)
     assert check("dagster", create) == []
@@ -372,7 +390,7 @@ def test_the_code_location_runs_only_the_projects_jobs_and_passes_roles_only_to_
     assert check("dagster", drop)
 
 
-def test_the_clean_rooms_reader_reads_the_configured_tables_and_nothing_else():
+def test_the_clean_rooms_reader_reads_the_published_tables_and_nothing_else():
     s = settings_of("dev")
     registry = load_registry()
     config = CleanroomsConfig.from_settings(s)
@@ -390,11 +408,15 @@ def test_the_clean_rooms_reader_reads_the_configured_tables_and_nothing_else():
         )
         read = AwsCall("x", "s3", "GetObject", {"Bucket": s.data_bucket, "Key": key})
         assert check("cleanrooms_reader", read) == []
-        for other in (table.ext_table, table.bucketed_table):
-            get_other = AwsCall(
-                "x", "glue", "GetTable", {"DatabaseName": s.glue_database, "Name": other}
+        for published in (table.er_table, table.bucketed_table):
+            get = AwsCall(
+                "x", "glue", "GetTable", {"DatabaseName": s.glue_database, "Name": published}
             )
-            assert check("cleanrooms_reader", get_other), other
+            assert check("cleanrooms_reader", get) == [], published
+        staging = AwsCall(
+            "x", "glue", "GetTable", {"DatabaseName": s.glue_database, "Name": table.ext_table}
+        )
+        assert check("cleanrooms_reader", staging), table.ext_table
     raw = AwsCall(
         "x", "s3", "GetObject", {"Bucket": s.data_bucket, "Key": s.raw_infobase_prefix + "a"}
     )

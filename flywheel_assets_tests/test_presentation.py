@@ -72,6 +72,7 @@ def test_table_and_source_tags_follow_the_registry(local_defs):
     assert {k.to_user_string() for k in selected} == {
         "split_part/ibe_01_a",
         "part_ibe_01_a",
+        "part_ibe_01_a_history",
         "split_cluster/ibe_01_a",
         "ext_ibe_01_a",
         "bucketed_ibe_01_a",
@@ -83,12 +84,19 @@ def test_table_and_source_tags_follow_the_registry(local_defs):
     untagged = {
         k.to_user_string() for k in graph.get_all_asset_keys() if "table" not in graph.get(k).tags
     }
-    assert untagged == {
+    # per source, not per table: the raw snapshots, their compaction and both tables
+    per_source = {
         "raw/infobase_attributes",
         "raw/addressable_ids",
-        "monitor_report",
-        "cleanrooms_report",
+        "compacted/infobase_attributes",
+        "compacted/addressable_ids",
+        "infobase_attributes_raw_input",
+        "addressable_raw_input",
+        "infobase_attributes_compaction_cr",
+        "addressable_ids_compaction_cr",
     }
+    assert untagged == {*per_source, "monitor_report", "cleanrooms_report"}
+    assert all(graph.get(dg.AssetKey.from_user_string(k)).tags["source"] for k in per_source)
 
 
 def test_checks_and_automation_survive(local_defs):

@@ -8,7 +8,8 @@ Two ways in (``glue_jobs/runtime.py`` runs the plan either way):
   asset definitions);
 - launched by hand (``aws glue start-job-run``): the reference's arguments alone,
   ``--SNAPSHOT_DT _NONE_`` meaning the latest snapshot under ``--SOURCE_PATH``,
-  ``--CSV_FILE`` (``_NONE_``: the split CSV packaged beside this module) and
+  ``--CSV_FILE`` (``_NONE_``: the job's pipeline's split CSV packaged beside this
+  module) and
   ``--TABLES_FILTER``.
 
 Every disagreement (unknown source, a filter that contradicts Dagster's tables, a bad
@@ -30,12 +31,14 @@ from typing import Any
 from glue_jobs.build_ids import build_folder, is_build_id, new_build_id
 from glue_jobs.registry import SOURCES, TableSpec, build_registry
 from glue_jobs.s3_objects import S3Objects, as_folder, split_s3_uri
+from glue_jobs.transforms import MANIFEST_NAME
 
 NONE = "_NONE_"
 KINDS = ("split_part", "split_cluster")
 MARKER_FILE = "metadata/snapshot_dt.txt"
-# where ``flywheel glue package`` puts the split CSVs inside the zip, one per source
-PACKAGED_CSV = "split_csvs/{source}.csv"
+# where ``flywheel glue package`` puts the split CSVs inside the zip, one per pipeline
+# (the split kind) and source: each pipeline may have a registry of its own
+PACKAGED_CSV = "split_csvs/{kind}/{source}.csv"
 SNAPSHOT_FOLDER = re.compile(r"^snapshot_dt=(?P<value>\d{4}-\d{2}-\d{2})/$")
 
 # The job arguments and their defaults; None marks an argument without default.
@@ -49,6 +52,9 @@ OPTIONS: dict[str, str | None] = {
     "CSV_FILE": NONE,
     "TABLES_FILTER": NONE,
     "BUILD_ID": NONE,
+    # a build of the input to read (the compacted addressable ids): its snapshot_dt=D/
+    # build=<id>/ under --SOURCE_PATH, complete when its manifest is there
+    "SOURCE_BUILD": NONE,
     "BUCKET_COUNT": "256",
     "SNAPSHOT_MARKER": "_SUCCESS",
     "ENV": "",
@@ -133,10 +139,12 @@ class SplitPlan:
     snapshot_marker: str
     build: str  # every table is written to snapshot_dt=D/build=<build>/
     audited: bool  # launched by Dagster: it audits, publishes and writes the marker
+    source_build: str = ""  # read snapshot_dt=D/build=<source_build>/ (a compacted build)
 
     @property
     def raw_uri(self) -> str:
-        return f"{self.source_path}snapshot_dt={self.snapshot_dt}/"
+        folder = f"{self.source_path}snapshot_dt={self.snapshot_dt}/"
+        return folder + build_folder(self.source_build) if self.source_build else folder
 
     def table_uri(self, table: TableSpec) -> str:
         """The table's build directory, the same key the code location's layout uses: a
@@ -150,10 +158,13 @@ class SplitPlan:
         return self.target_path + MARKER_FILE
 
 
-def read_split_csv(csv_file: str, source: str, objects: S3Objects | None) -> tuple[str, str]:
-    """``(origin, text)`` of the split CSV: ``_NONE_`` is the one packaged in the zip."""
+def read_split_csv(
+    csv_file: str, kind: str, source: str, objects: S3Objects | None
+) -> tuple[str, str]:
+    """``(origin, text)`` of the split CSV: ``_NONE_`` is the one packaged in the zip for
+    the ``kind`` pipeline (split_part and split_cluster may split differently)."""
     if csv_file == NONE:
-        resource = PACKAGED_CSV.format(source=source)
+        resource = PACKAGED_CSV.format(kind=kind, source=source)
         try:
             data = pkgutil.get_data("glue_jobs", resource)
         except OSError:
@@ -203,7 +214,7 @@ def _from_arguments(
     if snapshot == NONE:
         snapshot = latest_snapshot(objects.list_folders(source_path), source_path, log)
         log.info(f"--SNAPSHOT_DT _NONE_: latest snapshot under {source_path} is {snapshot}")
-    origin, text = read_split_csv(options["CSV_FILE"], source, objects)
+    origin, text = read_split_csv(options["CSV_FILE"], kind, source, objects)
     registry = build_registry([(source, origin, text)])
     wanted = options["TABLES_FILTER"]
     tables = tuple(registry.filtered(None if wanted == NONE else wanted.split(",")))
@@ -251,6 +262,9 @@ def build_plan(
     strays = [t.name for t in tables if t.source != source]
     if strays:
         raise JobInputError(f"tables {', '.join(strays)} are not split from {source}")
+    source_build = "" if options["SOURCE_BUILD"] == NONE else options["SOURCE_BUILD"]
+    if source_build and not is_build_id(source_build):
+        raise JobInputError(f"--SOURCE_BUILD {source_build!r} is not a build id")
     return SplitPlan(
         kind=kind,
         source=source,
@@ -260,7 +274,9 @@ def build_plan(
         tables=tables,
         asset_keys=chosen["asset_keys"],
         bucket_count=chosen["bucket_count"],
-        snapshot_marker=chosen["marker"],
+        # a build is complete once its manifest is written (the last file of a build)
+        snapshot_marker=MANIFEST_NAME if source_build else chosen["marker"],
         build=build,
         audited=pipes is not None,
+        source_build=source_build,
     )

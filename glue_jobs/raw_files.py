@@ -74,6 +74,16 @@ class RawSummary:
     files: int
     rows: int
     bytes: int
+    footers: tuple[FileFooter, ...] = ()  # every file's, in listing order
+
+
+@dataclass(frozen=True)
+class SnapshotSchema:
+    """The columns of a snapshot's files together (``snapshot_schema``)."""
+
+    columns: tuple[tuple[str, str], ...]  # (normalised column, Arrow type), first seen first
+    missing: dict[str, tuple[str, ...]]  # column -> the files that lack it
+    problems: tuple[str, ...]  # a column with two types, or two raw names, across files
 
 
 # ---- which files, and reading their footers ---------------------------------------------
@@ -188,10 +198,14 @@ def _first_line(exc: BaseException) -> str:
 
 
 def validate_raw_files(
-    origin: str, files: Sequence[RawFile], tables: Iterable[TableSpec]
+    origin: str, files: Sequence[RawFile], tables: Iterable[TableSpec], same_schema: bool = False
 ) -> RawSummary:
     """Read every footer and check them together; one ``RawInputError`` lists every
-    problem (bounded), so a delivery is fixed in one round, not one file at a time."""
+    problem (bounded), so a delivery is fixed in one round, not one file at a time.
+
+    ``same_schema``: every file must also hold every column, with one type and one raw
+    name (compaction rewrites all columns; Spark would take one file's schema and drop or
+    null-fill what the others differ in)."""
     footers: list[FileFooter] = []
     problems: list[str] = []
     for file in files:
@@ -200,12 +214,68 @@ def validate_raw_files(
         except RawInputError as exc:
             problems.append(str(exc))
     problems += footer_problems(footers, tables)
+    if same_schema:
+        schema = snapshot_schema(footers)
+        problems += [p for p in schema.problems if p not in problems]  # needed ones: said
+        problems += [
+            f"column {column} is missing from {listed(uris)}"
+            for column, uris in schema.missing.items()
+        ]
     rows = sum(f.rows for f in footers)
     if rows == 0 and len(footers) == len(files):  # an unreadable file's rows are unknown
         problems.append(f"{origin}: 0 rows in {len(files)} file(s), an empty delivery")
     if problems:
         raise RawInputError(describe_problems(origin, problems))
-    return RawSummary(files=len(files), rows=rows, bytes=sum(f.size for f in files))
+    return RawSummary(
+        files=len(files), rows=rows, bytes=sum(f.size for f in files), footers=tuple(footers)
+    )
+
+
+def snapshot_schema(footers: Sequence[FileFooter]) -> SnapshotSchema:
+    """Every column of the files (normalised names, first seen first), which files lack
+    each, and the columns the files disagree on (type or raw name): the schema a table
+    over the snapshot declares."""
+    types, names = column_sightings(footers)
+    problems = [clash for footer in footers for clash in normalised_fields(footer)[1]]
+    for column in types:
+        problems += column_disagreements(column, types, names)
+    everyone = [f.uri for f in footers]
+    missing = {}
+    for column, found in types.items():
+        present = {uri for uris in found.values() for uri in uris}
+        lacking = tuple(uri for uri in everyone if uri not in present)
+        if lacking:
+            missing[column] = lacking
+    columns = tuple((column, next(iter(found))) for column, found in types.items())
+    return SnapshotSchema(columns=columns, missing=missing, problems=tuple(problems))
+
+
+Sightings = dict[str, dict[str, list[str]]]  # column -> type (or raw name) -> files
+
+
+def column_sightings(footers: Sequence[FileFooter]) -> tuple[Sightings, Sightings]:
+    """Per normalised column: the files seen with each type, and with each raw name
+    (lower-cased: Spark matches names up to case)."""
+    types: Sightings = defaultdict(lambda: defaultdict(list))
+    names: Sightings = defaultdict(lambda: defaultdict(list))
+    for footer in footers:
+        for column, (raw_name, type_name) in normalised_fields(footer)[0].items():
+            types[column][type_name].append(footer.uri)
+            names[column][raw_name.lower()].append(footer.uri)
+    return types, names
+
+
+def column_disagreements(
+    column: str, types: Sightings, names: Sightings, typed: bool = True
+) -> list[str]:
+    problems = []
+    if typed and len(types.get(column, {})) > 1:
+        problems.append(disagreement(column, "has different types", types[column]))
+    if len(names.get(column, {})) > 1:
+        problems.append(
+            disagreement(column, "is named differently (Spark reads nulls)", names[column])
+        )
+    return problems
 
 
 def footer_problems(footers: Sequence[FileFooter], tables: Iterable[TableSpec]) -> list[str]:
@@ -213,23 +283,13 @@ def footer_problems(footers: Sequence[FileFooter], tables: Iterable[TableSpec]) 
     those columns has one type and one raw name (up to case) across files. Columns no
     table reads are not Spark's concern (it reads only the selected columns)."""
     needed = needed_columns(tables)
-    types: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    names: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     problems: list[str] = []
     for footer in footers:
         columns, clashes = normalised_fields(footer)
         problems += clashes + file_problems(footer.uri, columns, needed)
-        for column in needed.keys() & columns.keys():
-            raw_name, type_name = columns[column]
-            types[column][type_name].append(footer.uri)
-            names[column][raw_name.lower()].append(footer.uri)
-    for column in needed:
-        if column != KEY_COLUMN and len(types[column]) > 1:  # the key must be a string
-            problems.append(disagreement(column, "has different types", types[column]))
-        if len(names[column]) > 1:
-            problems.append(
-                disagreement(column, "is named differently (Spark reads nulls)", names[column])
-            )
+    types, names = column_sightings(footers)
+    for column in needed:  # the key's type is file_problems' (it must be a string)
+        problems += column_disagreements(column, types, names, typed=column != KEY_COLUMN)
     return problems
 
 

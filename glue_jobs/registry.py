@@ -3,6 +3,12 @@
 Parsed from the split CSVs (header ``table_name,column_name``, one row per attribute
 column; ``customer_user_id`` is implicitly in every table). Pure Python so that the
 Glue jobs and the Dagster code location validate it the same way.
+
+A registry describes the tables of one pipeline: the code location loads one per
+pipeline (``flywheel_assets/config/registry.py``), so "a column belongs to one table"
+holds within a pipeline, while the partitioned and the bucketed pipeline may split the
+same raw columns differently (as the reference's ``*_split_part.csv`` and
+``*_split_lowercase.csv`` do).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 
 KEY_COLUMN = "customer_user_id"
 PARTITION_COLUMN = "id_bucket"
+SNAPSHOT_COLUMN = "snapshot_dt"  # the first partition key of the part_*_history tables
 MAX_ALLOWED_COLUMNS = 100  # Clean Rooms allow-list quota per configured table
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 SOURCES = ("infobase_attributes", "addressable_ids")
@@ -58,6 +65,11 @@ class TableSpec:
     @property
     def er_table(self) -> str:
         return f"part_{self.slug}_er"
+
+    @property
+    def history_table(self) -> str:
+        """Every published, retained snapshot of ``part_table``, by ``snapshot_dt``."""
+        return f"part_{self.slug}_history"
 
 
 @dataclass(frozen=True)
@@ -131,10 +143,10 @@ def build_registry(
                     f"{where}: column {raw_column!r} of {table_name} normalises to {column!r}, "
                     "not a legal lowercase identifier"
                 )
-            if column in (KEY_COLUMN, PARTITION_COLUMN):
+            if column in (KEY_COLUMN, PARTITION_COLUMN, SNAPSHOT_COLUMN):
                 raise RegistryError(
                     f"{where}: column {raw_column!r} is reserved ({KEY_COLUMN} is implicit, "
-                    f"{PARTITION_COLUMN} is derived)"
+                    f"{PARTITION_COLUMN} and {SNAPSHOT_COLUMN} partition the tables)"
                 )
             if column in owner:
                 other_table, other_where = owner[column]
@@ -143,7 +155,9 @@ def build_registry(
                     f"({other_where}); a column may belong to one table only"
                 )
             owner[column] = (table_name, where)
-            entry = tables.setdefault(slug, {"name": table_name, "source": source, "columns": []})
+            entry = tables.setdefault(
+                slug, {"name": table_name, "source": source, "columns": [], "where": where}
+            )
             if entry["name"] != table_name or entry["source"] != source:
                 raise RegistryError(
                     f"{where}: table {table_name!r} clashes with {entry['name']!r} "
@@ -157,6 +171,24 @@ def build_registry(
                 )
     if not tables:
         raise RegistryError("the registry holds no tables")
+    _refuse_derived_name_clashes(tables)
     return Registry(
         tuple(TableSpec(e["name"], e["source"], tuple(e["columns"])) for e in tables.values())
     )
+
+
+# tables named after another table: part_<slug><suffix> (TableSpec.er_table, history_table)
+DERIVED_SUFFIXES = ("_er", "_history")
+
+
+def _refuse_derived_name_clashes(tables: dict[str, dict]) -> None:
+    """``X_HISTORY`` beside ``X`` would make ``part_x_history`` two tables at once."""
+    for slug, entry in tables.items():
+        for suffix in DERIVED_SUFFIXES:
+            other = tables.get(slug + suffix)
+            if other is not None:
+                raise RegistryError(
+                    f"{other['where']}: table {other['name']!r} would be named like the "
+                    f"part_{slug}{suffix} table derived from {entry['name']!r} "
+                    f"({entry['where']}); rename one of them"
+                )

@@ -22,10 +22,11 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from glue_jobs.job_plan import SplitPlan, build_plan, resolve_options
 from glue_jobs.raw_files import RawFile, data_files, validate_raw_files
+from glue_jobs.registry import TableSpec
 from glue_jobs.s3_objects import S3Objects, split_s3_uri
 from glue_jobs.transforms import MANIFEST_NAME, Manifest, s3a, split_snapshot
 
@@ -34,11 +35,27 @@ class RawSnapshotNotReady(RuntimeError):
     pass
 
 
-def check_raw_snapshot(plan: SplitPlan, objects: S3Objects) -> int:
+class RawSnapshotPlan(Protocol):
+    """What :func:`check_raw_snapshot` reads of a plan (a split's or a compaction's)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def snapshot_dt(self) -> str: ...
+    @property
+    def raw_uri(self) -> str: ...
+    @property
+    def snapshot_marker(self) -> str: ...
+    @property
+    def tables(self) -> tuple[TableSpec, ...]: ...
+
+
+def check_raw_snapshot(plan: RawSnapshotPlan, objects: S3Objects, same_schema: bool = False) -> int:
     """Total bytes of a complete raw snapshot (marker present) whose every file's footer
     holds the key and the plan's columns (``glue_jobs.raw_files``: two ranged GETs a
     file), checked before Spark starts so a bad delivery fails in seconds, naming the
-    file and column, not minutes later in a JVM trace."""
+    file and column, not minutes later in a JVM trace. ``same_schema``: every file holds
+    every column alike (compaction)."""
     marker = plan.raw_uri + plan.snapshot_marker
     if not objects.exists(marker):
         raise RawSnapshotNotReady(
@@ -50,7 +67,7 @@ def check_raw_snapshot(plan: SplitPlan, objects: S3Objects) -> int:
         raise RawSnapshotNotReady(f"raw snapshot {plan.raw_uri} holds no parquet files")
     uris = [(f"s3://{bucket}/{key}", size) for key, size in data]
     files = [RawFile(uri, size, partial(objects.read_range, uri)) for uri, size in uris]
-    return validate_raw_files(plan.raw_uri, files, plan.tables).bytes
+    return validate_raw_files(plan.raw_uri, files, plan.tables, same_schema).bytes
 
 
 def written_parquet(spark: Any, uri: str) -> tuple[int, int]:

@@ -31,9 +31,15 @@ MEANINGS: dict[str, str] = {
     "raw_addressable_prefix": "Raw addressable-ids snapshots: `<prefix>snapshot_dt=.../`.",
     "split_part_prefix": "`split_part/*` datasets (`<prefix><source>/<TABLE>/snapshot_dt=D/`).",
     "split_cluster_prefix": "`split_cluster/*` datasets (input of `ext_*`).",
+    "compaction_infobase_prefix": "`compacted/infobase_attributes` builds "
+    "(`<prefix>snapshot_dt=D/build=<id>/`); its last folder names the catalog table.",
+    "compaction_addressable_prefix": "`compacted/addressable_ids` builds; its last folder "
+    "names the catalog table.",
     "bucketed_prefix": "`bucketed_*` CTAS output (`.../snapshot_dt=D/build=<run>/`).",
     "er_prefix": "Entity Resolution data prefix (reserved: `*_er` tables are views today).",
     "snapshot_marker": "File that marks a raw snapshot complete; empty: the folder itself.",
+    "addressable_bucket_input": "What `split_cluster/addressable_ids` reads: `compacted` "
+    "(the audited compaction build, as the reference) or `raw`.",
     "bucket_count": "`id_bucket` partitions / buckets per table (1..10000).",
     "bucket_column": "Column `bucketed_*` tables are bucketed on.",
     "max_cols": "Column quota per table (Clean Rooms allow-list); checked at registration.",
@@ -91,6 +97,14 @@ MEANINGS: dict[str, str] = {
     "below blocks (0..100).",
     "drift_null_rise_warn_points": "A column's null share rising by more than this many "
     "points warns (0..100).",
+    "split_part_infobase_csv": "Infobase split CSV of the partitioned pipeline (`part_*` and "
+    "everything on it), a file name in the registry folder; empty: `infobase_table_split.csv`.",
+    "split_part_addressable_csv": "Addressable-ids split CSV of the partitioned pipeline; "
+    "empty: `addressable_ids_table_split.csv`.",
+    "split_cluster_infobase_csv": "Infobase split CSV of the bucketed pipeline (`ext_*`, "
+    "`bucketed_*`); empty: `infobase_table_split.csv`.",
+    "split_cluster_addressable_csv": "Addressable-ids split CSV of the bucketed pipeline; "
+    "empty: `addressable_ids_table_split.csv`.",
 }
 
 

@@ -36,6 +36,7 @@ TESTS = (
     "flywheel_assets_tests/adapters",
     "flywheel_assets_tests/cleanrooms",
     "flywheel_assets_tests/glue",
+    "flywheel_assets_tests/infra",
     "flywheel_assets_tests/monitor/test_audit_on_athena.py",
     "flywheel_assets_tests/monitor/test_report.py",
     "flywheel_assets_tests/automation/test_lake_mtime.py",

@@ -26,7 +26,10 @@ def aws_client(service: str, region: str) -> Any:
     not). ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` are honoured by boto3
     itself, which is how a moto server stands in for AWS without code changes.
     """
-    return boto3.session.Session().client(service, region_name=region, config=RETRY_CONFIG)
+    # a copy: botocore rewrites the retries dict it is given in place
+    # (max_attempts -> total_max_attempts), which would change RETRY_CONFIG for everyone
+    config = Config(retries=dict(RETRY_CONFIG.retries))
+    return boto3.session.Session().client(service, region_name=region, config=config)
 
 
 def client_factory(region: str) -> Callable[[str], Any]:

@@ -2,12 +2,15 @@
 
 Publishing repoints a table in place (UpdateTable, then partition batches) so readers
 never find it missing, and registers partitions through the Glue API in batches: the
-fast path compared with ``MSCK REPAIR TABLE`` on S3.
+fast path compared with ``MSCK REPAIR TABLE`` on S3. A history table (two partition
+keys) is published one group at a time: a GetPartitions filtered by an ``Expression`` on
+the first key reads only that group, so publishing a month never lists or rewrites the
+table's other months.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -22,6 +25,7 @@ from flywheel_assets.ports.catalog import (
     TableDefinition,
     TableInfo,
     chunked,
+    require_group_key,
 )
 
 # Limits from the Glue service model (botocore): BatchCreatePartition.PartitionInputList
@@ -212,11 +216,33 @@ class GlueCatalog(CatalogPort):
         return table_input
 
     @classmethod
-    def _partition_input(cls, table: TableDefinition, value: str, location: str) -> dict:
+    def _partition_input(cls, table: TableDefinition, values: Sequence[str], location: str) -> dict:
         return {
-            "Values": [value],
+            "Values": list(values),
             "StorageDescriptor": cls._storage_descriptor(table, location),
         }
+
+    def _put_table(
+        self,
+        table: TableDefinition,
+        on_existing: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        """CreateTable, or UpdateTable in place when it exists (also when it was created
+        concurrently since our read); ``on_existing(raw)`` runs before the update."""
+        table_input = self.table_input(table)
+        existing = self._raw_table(table.database, table.name)
+        if existing is None:
+            try:
+                self.client.create_table(DatabaseName=table.database, TableInput=table_input)
+                return
+            except ClientError as exc:
+                if _error_code(exc) != "AlreadyExistsException":
+                    raise
+                # Created concurrently since our read: fall through to an update.
+                existing = {"PartitionKeys": table_input["PartitionKeys"]}
+        if on_existing is not None:
+            on_existing(existing)
+        self.client.update_table(DatabaseName=table.database, TableInput=table_input)
 
     def publish_table(self, table: TableDefinition) -> None:
         if table.partitions and len(table.partition_keys) != 1:
@@ -224,29 +250,55 @@ class GlueCatalog(CatalogPort):
                 f"{table.database}.{table.name}: partitions need exactly one partition key, "
                 f"got {[c.name for c in table.partition_keys]}"
             )
-        table_input = self.table_input(table)
-        existing = self._raw_table(table.database, table.name)
-        registered: dict[str, str] = {}
-        if existing is None:
-            try:
-                self.client.create_table(DatabaseName=table.database, TableInput=table_input)
-            except ClientError as exc:
-                if _error_code(exc) != "AlreadyExistsException":
-                    raise
-                # Created concurrently since our read: fall through to an update.
-                existing = {"PartitionKeys": table_input["PartitionKeys"]}
-        if existing is not None:
-            # Read the registered partitions before the update can change the keys.
-            if existing.get("PartitionKeys"):
-                registered = self.list_partitions(table.database, table.name)
-            self.client.update_table(DatabaseName=table.database, TableInput=table_input)
-        self._sync_partitions(table, registered)
+        registered: dict[tuple[str, ...], str] = {}
 
-    def _sync_partitions(self, table: TableDefinition, registered: dict[str, str]) -> None:
+        def read_partitions(existing: dict[str, Any]) -> None:
+            # before the update can change the keys
+            if existing.get("PartitionKeys"):
+                registered.update(self._partition_values(table.database, table.name))
+
+        self._put_table(table, read_partitions)
+        self._sync_partitions(table, {(v,): loc for v, loc in table.partitions.items()}, registered)
+
+    def publish_partition_group(self, table: TableDefinition, leading: str) -> None:
+        """UpdateTable in place, then only this group's partitions: one filtered
+        GetPartitions, and batch calls for the partitions that are new, moved or gone
+        (a re-publish of an unchanged group changes nothing)."""
+        require_group_key(table, leading)
+        self._put_table(table)
+        registered = self._group(table, leading)
+        wanted = {(leading, b): loc for b, loc in table.partitions.items()}
+        unchanged = {
+            v for v, loc in wanted.items() if registered.get(v, "").rstrip("/") == loc.rstrip("/")
+        }
+        self._sync_partitions(
+            table,
+            {v: loc for v, loc in wanted.items() if v not in unchanged},
+            {v: loc for v, loc in registered.items() if v not in unchanged},
+        )
+
+    def _group(self, table: TableDefinition | TableInfo, leading: str) -> dict[tuple, str]:
+        expression = f"{table.partition_keys[0].name} = '{leading}'"
+        return self._partition_values(table.database, table.name, expression)
+
+    def drop_partition_group(self, database: str, name: str, leading: str) -> int:
+        table = self.get_table(database, name)
+        if table is None:
+            return 0
+        require_group_key(table, leading)
+        group = list(self._group(table, leading))
+        self._delete_partitions(database, name, group)
+        return len(group)
+
+    def _sync_partitions(
+        self,
+        table: TableDefinition,
+        wanted: dict[tuple[str, ...], str],
+        registered: dict[tuple[str, ...], str],
+    ) -> None:
         """Repoint kept partitions, create new ones, then delete stale ones, in that order
         so a reader mid-publish sees old or new data for a value, never a gap for values
         that stay."""
-        wanted = table.partitions
         keep = [v for v in wanted if v in registered]
         new = [v for v in wanted if v not in registered]
         stale = [v for v in registered if v not in wanted]
@@ -261,13 +313,16 @@ class GlueCatalog(CatalogPort):
             [self._partition_input(table, v, wanted[v]) for v in new],
             converge=True,
         )
-        for batch in chunked(stale, DELETE_BATCH_SIZE):
+        self._delete_partitions(table.database, table.name, stale)
+
+    def _delete_partitions(self, database: str, name: str, values: Sequence[tuple]) -> None:
+        for batch in chunked(values, DELETE_BATCH_SIZE):
             response = self.client.batch_delete_partition(
-                DatabaseName=table.database,
-                TableName=table.name,
-                PartitionsToDelete=[{"Values": [v]} for v in batch],
+                DatabaseName=database,
+                TableName=name,
+                PartitionsToDelete=[{"Values": list(v)} for v in batch],
             )
-            self._check_batch("BatchDeletePartition", table.database, table.name, response)
+            self._check_batch("BatchDeletePartition", database, name, response)
 
     def _update_partitions(self, database: str, name: str, inputs: Sequence[dict]) -> None:
         for batch in chunked(inputs, UPDATE_BATCH_SIZE):
@@ -298,20 +353,28 @@ class GlueCatalog(CatalogPort):
     # ---- partitions ---------------------------------------------------------------
 
     def list_partitions(self, database: str, name: str) -> dict[str, str]:
-        """All pages of GetPartitions; column schemas are left out of the answer because
-        only values and locations are read (a 100-column table x 256 partitions)."""
-        partitions: dict[str, str] = {}
+        return {"/".join(v): loc for v, loc in self._partition_values(database, name).items()}
+
+    def _partition_values(
+        self, database: str, name: str, expression: str = ""
+    ) -> dict[tuple[str, ...], str]:
+        """All pages of GetPartitions (only those ``expression`` selects); column schemas
+        are left out of the answer because only values and locations are read (a
+        100-column table x 256 partitions)."""
+        partitions: dict[tuple[str, ...], str] = {}
         paginator = self.client.get_paginator("get_partitions")
+        extra = {"Expression": expression} if expression else {}
         try:
             for page in paginator.paginate(
                 DatabaseName=database,
                 TableName=name,
                 ExcludeColumnSchema=True,
                 PaginationConfig={"PageSize": self.partitions_page_size},
+                **extra,
             ):
                 for part in page.get("Partitions", []):
                     location = part.get("StorageDescriptor", {}).get("Location", "")
-                    partitions[part["Values"][0]] = location
+                    partitions[tuple(part["Values"])] = location
         except ClientError as exc:
             if _error_code(exc) == "EntityNotFoundException":
                 raise self._not_found(database, name, exc) from exc

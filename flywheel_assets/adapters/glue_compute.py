@@ -1,4 +1,5 @@
-"""Compute port on AWS Glue: the split transforms run as a Glue job through Dagster Pipes.
+"""Compute port on AWS Glue: the split and compaction transforms run as Glue jobs through
+Dagster Pipes.
 
 ``PipesGlueClient`` starts the deployed job (``flywheel glue deploy``) with the run's
 arguments, injects the Pipes context through S3 (the Glue assets bucket), waits, stops
@@ -17,7 +18,7 @@ the run never reaches a final state.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 import dagster as dg
@@ -120,8 +121,10 @@ class GlueCompute:
         self.sleep = sleep
         self.clock = clock
 
-    def pipes_client(self) -> PipesGlueClient:
-        """A fresh client per run: message readers keep per-run state (log streams)."""
+    def pipes_client(self, timeout_minutes: int | None = None) -> PipesGlueClient:
+        """A fresh client per run: message readers keep per-run state (log streams). Its
+        wait gives up a grace period after the run's Glue timeout."""
+        timeout = timeout_minutes or self.settings.glue_timeout_minutes
         if self.messages == "s3":
             reader: Any = PipesS3MessageReader(
                 bucket=self.settings.glue_assets_bucket,
@@ -131,7 +134,7 @@ class GlueCompute:
         else:
             reader = PipesCloudWatchMessageReader(client=self.logs)
         return DeadlinePipesGlueClient(
-            deadline_seconds=self.settings.glue_timeout_minutes * 60 + DEADLINE_GRACE_SECONDS,
+            deadline_seconds=timeout * 60 + DEADLINE_GRACE_SECONDS,
             poll_seconds=self.poll_seconds,
             sleep=self.sleep,
             clock=self.clock,
@@ -151,15 +154,12 @@ class GlueCompute:
         tables: list[TableSpec],
         snapshot: str,
         build: str,
+        arguments: Mapping[str, str] | None = None,
     ) -> Iterator[dg.MaterializeResult]:
         """Run the ``kind`` job of ``source`` for ``tables`` into ``build`` directories and
-        yield one result per table.
-
-        Tables the job did not report fail the step after the reported ones are
-        recorded: no implicit materialization vouches for data nobody saw written.
-        """
+        yield one result per table. ``arguments`` override the run's own (the split of
+        compacted input names its ``--SOURCE_PATH`` and ``--SOURCE_BUILD``)."""
         job = split_job(kind, source)
-        name = job.name(self.settings)
         keys = {t.name: KEY_FUNCTIONS[kind](t) for t in tables}
         extras = {
             "kind": kind,
@@ -177,26 +177,50 @@ class GlueCompute:
                 for t in tables
             ],
         }
-        context.log.info(
-            f"Glue job {name}: {kind} of {len(tables)} {source} table(s) for snapshot {snapshot}"
+        context.log.info(f"{kind} of {len(tables)} {source} table(s) for snapshot {snapshot}")
+        yield from self.run_job(
+            context,
+            job.name(self.settings),
+            {**run_arguments(self.settings, job, snapshot, tables, build), **(arguments or {})},
+            extras,
+            list(keys.values()),
         )
-        invocation = self.pipes_client().run(
+
+    def run_job(
+        self,
+        context: dg.AssetExecutionContext,
+        name: str,
+        arguments: Mapping[str, str],
+        extras: Mapping[str, Any],
+        expected: list[dg.AssetKey],
+        timeout_minutes: int | None = None,
+    ) -> Iterator[dg.MaterializeResult]:
+        """Run Glue job ``name`` through Pipes and yield a result per ``expected`` asset it
+        reports (the split jobs, the compaction jobs).
+
+        Assets the job did not report fail the step after the reported ones are
+        recorded: no implicit materialization vouches for data nobody saw written.
+        ``timeout_minutes`` (default ``glue_timeout_minutes``) is the run's Glue
+        ``Timeout``; the wait's deadline follows it.
+        """
+        timeout = timeout_minutes or self.settings.glue_timeout_minutes
+        context.log.info(f"Glue job {name} for snapshot {arguments.get('--SNAPSHOT_DT', '?')}")
+        invocation = self.pipes_client(timeout).run(
             context=context,
             start_job_run_params={
                 "JobName": name,
-                "Arguments": run_arguments(self.settings, job, snapshot, tables, build),
+                "Arguments": dict(arguments),
                 # as deployed, but explicit like the arguments: Glue ends the run after it
-                "Timeout": self.settings.glue_timeout_minutes,
+                "Timeout": timeout,
             },
-            extras=extras,
+            extras=dict(extras),
         )
-        expected = set(keys.values())
         reported = set()
         for result in invocation.get_results(implicit_materializations=False):
             if isinstance(result, dg.MaterializeResult) and result.asset_key in expected:
                 reported.add(result.asset_key)
                 yield result
-        missing = sorted(k.to_user_string() for k in expected - reported)
+        missing = sorted(k.to_user_string() for k in set(expected) - reported)
         if missing:
             run_id = getattr(invocation.metadata.get("AWS Glue Job Run ID"), "value", "?")
             raise GlueRunIncompleteError(

@@ -13,10 +13,12 @@ from dagster import AssetExecutionContext
 
 from flywheel_assets import layout
 from flywheel_assets.assets.catalog_table import build_dataset_table_asset
+from flywheel_assets.assets.compaction import CompactedInput
 from flywheel_assets.assets.partitioned import snapshot_comment
-from flywheel_assets.assets.split import build_split_asset
+from flywheel_assets.assets.split import SplitInput, build_split_asset
 from flywheel_assets.builds import BUILD_PARAMETER, new_build_id
 from flywheel_assets.checks.sql import identifier, row_count_sql
+from flywheel_assets.config.settings import Settings
 from flywheel_assets.keys import bucketed_key, ext_key, split_cluster_key
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
 from flywheel_assets.platform import Platform
@@ -26,7 +28,8 @@ from glue_jobs.registry import Registry, TableSpec
 from glue_jobs.transforms import Manifest
 
 SPLIT_CLUSTER_DESCRIPTION = (
-    "Split & Bucket: the raw snapshot split into per-table parquet clustered by "
+    "Split & Bucket: the raw snapshot (addressable ids: the audited compaction build, "
+    "unless addressable_bucket_input = raw) split into per-table parquet clustered by "
     "customer_user_id, file count by dynamic sizing (2 files per GB, 1..256), one "
     "immutable directory per snapshot."
 )
@@ -202,11 +205,26 @@ def build_bucketed_asset(table: TableSpec, engine_kind: str) -> dg.AssetsDefinit
     return _bucketed
 
 
-def build_bucketed_defs(registry: Registry, is_local: bool) -> dg.Definitions:
+def split_cluster_inputs(settings: Settings) -> dict[str, SplitInput]:
+    """Where ``split_cluster`` reads each source: the addressable ids from the audited
+    compaction build when ``addressable_bucket_input = "compacted"`` (the reference's
+    addressable bucket job reads ``addressable_ids_compaction_cr/``), else the raw
+    snapshots. ``split_part`` always reads raw."""
+    if settings.addressable_bucket_input == "compacted":
+        return {"addressable_ids": CompactedInput("addressable_ids")}
+    return {}
+
+
+def build_bucketed_defs(registry: Registry, settings: Settings) -> dg.Definitions:
     split_cluster = build_split_asset(
-        "split_cluster", registry, split_cluster_key, "bucketed_pipeline", SPLIT_CLUSTER_DESCRIPTION
+        "split_cluster",
+        registry,
+        split_cluster_key,
+        "bucketed_pipeline",
+        SPLIT_CLUSTER_DESCRIPTION,
+        inputs=split_cluster_inputs(settings),
     )
-    engine = "spark" if is_local else "athena"
+    engine = "spark" if settings.is_local else "athena"
     return dg.Definitions(
         assets=[
             split_cluster,

@@ -28,6 +28,7 @@ from flywheel_assets.checks.report import (
 )
 from flywheel_assets.checks.rules import markdown_table
 from flywheel_assets.checks.selection import monitor_check_names, monitored_tables
+from flywheel_assets.config.registry import Registries, as_registries
 from flywheel_assets.config.settings import Settings
 from flywheel_assets.keys import part_key
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
@@ -134,17 +135,18 @@ def build_monitor_report_asset(
 
 
 def build_monitor_defs(
-    registry: Registry, settings: Settings, clock: Clock = utc_now
+    registry: Registry | Registries, settings: Settings, clock: Clock = utc_now
 ) -> dg.Definitions:
-    """Monitor checks on ``part_*``, blocking audits on ``split_part/*`` and
-    ``split_cluster/*``, the report.
+    """Monitor checks on ``part_*`` and the report (the partitioned pipeline's registry),
+    blocking audits on ``split_part/*`` and ``split_cluster/*`` (each pipeline's).
 
     ``clock`` (UTC ``datetime``) stamps the report and judges freshness; tests pin it.
     """
+    partitioned = as_registries(registry).split_part
     return dg.Definitions(
-        assets=[build_monitor_report_asset(registry, settings, clock)],
+        assets=[build_monitor_report_asset(partitioned, settings, clock)],
         asset_checks=[
-            *build_monitor_checks(registry, settings, clock),
+            *build_monitor_checks(partitioned, settings, clock),
             *build_audit_checks(registry),
         ],
     )

@@ -1,13 +1,16 @@
-"""Pipeline 2 of the reference: raw snapshot -> ``split_part/<table>`` -> ``part_<table>``.
+"""Pipeline 2 of the reference: raw snapshot -> ``split_part/<table>`` -> ``part_<table>``
+-> ``part_<table>_history``.
 
 ``part_<table>`` is an external parquet table partitioned by ``id_bucket`` whose
 location and 256 partitions point into one snapshot directory; publishing a new month
-repoints it (write, audit, then publish).
+repoints it (write, audit, then publish). Its history table (``assets/history.py``)
+keeps every published month. The factories take the partitioned pipeline's registry.
 """
 
 import dagster as dg
 
 from flywheel_assets.assets.catalog_table import build_dataset_table_asset
+from flywheel_assets.assets.history import build_history_assets
 from flywheel_assets.assets.split import build_split_asset
 from flywheel_assets.keys import part_key, split_part_key
 from flywheel_assets.platform import Platform
@@ -65,4 +68,10 @@ def build_partitioned_defs(registry: Registry) -> dg.Definitions:
     split_part = build_split_asset(
         "split_part", registry, split_part_key, "partitioned_pipeline", SPLIT_PART_DESCRIPTION
     )
-    return dg.Definitions(assets=[split_part, *[build_part_asset(t) for t in registry]])
+    return dg.Definitions(
+        assets=[
+            split_part,
+            *[build_part_asset(t) for t in registry],
+            *build_history_assets(registry),
+        ]
+    )

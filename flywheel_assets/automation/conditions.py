@@ -33,8 +33,9 @@ def automation_sensor(
     """The automation condition sensor for the catalog tables.
 
     Evaluated in the code server (``use_user_code_server``) because ``default_condition``
-    requires it; Dagster caps such a sensor at 500 targets, we target ~4 per table (108
-    for the 27 tables) and leave checks out of the target (they run with their assets).
+    requires it; Dagster caps such a sensor at 500 targets, we target ~5 per table (135
+    for the 27 tables: part_*, its _er and _history, ext_*, bucketed_*) and leave checks
+    out of the target (they run with their assets).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
@@ -46,7 +47,7 @@ def automation_sensor(
             default_status=default_status,
             minimum_interval_seconds=60,
             description=(
-                "Catalog tables (part_*, *_er, ext_*, bucketed_*) follow their parent "
+                "Catalog tables (part_*, *_er, *_history, ext_*, bucketed_*) follow their parent "
                 "datasets automatically once every blocking check of the parent passed."
             ),
         )

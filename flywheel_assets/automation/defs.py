@@ -21,6 +21,7 @@ from flywheel_assets.automation.selection import (
     SPLIT_DATASETS,
     monitor_selection,
 )
+from flywheel_assets.config.registry import Registries, as_registries
 from flywheel_assets.config.settings import Settings
 from glue_jobs.registry import Registry
 
@@ -52,8 +53,9 @@ def snapshot_build_job() -> "UnresolvedAssetJobDefinition":
         BUILD_JOB_NAME,
         selection=SPLIT_DATASETS,
         description=(
-            "Write and audit one snapshot: every split_part/* and split_cluster/* dataset "
-            "with its blocking audits. Launched by raw_snapshot_sensor; the catalog tables "
+            "Write and audit one snapshot: every split_part/*, split_cluster/* and "
+            "compacted/* dataset with its blocking audits, and the raw snapshots' own "
+            "*_raw_input tables. Launched by raw_snapshot_sensor; the catalog tables "
             "follow through automation_condition_sensor only where the audits passed, so "
             "a blocked table is never planned and its page keeps the month it serves."
         ),
@@ -73,31 +75,35 @@ def monitor_job(registry: Registry) -> "UnresolvedAssetJobDefinition":
     )
 
 
-def build_automation_defs(registry: Registry, settings: Settings) -> dg.Definitions:
+def build_automation_defs(registry: Registry | Registries, settings: Settings) -> dg.Definitions:
     """Jobs ``snapshot_pipeline``, ``snapshot_build``, ``monitor_checks``,
     ``retention_job``; sensors
     ``raw_snapshot_sensor``, ``automation_condition_sensor``, ``run_failure_alerts``,
     ``check_failure_alerts``; schedule ``monitor_schedule``.
 
-    Sensors and the schedule use the ``platform`` resource of the code location.
+    Sensors and the schedule use the ``platform`` resource of the code location. The
+    monitor job and schedule follow the partitioned pipeline's registry (``part_*``); the
+    raw sensor both pipelines'.
     """
+    registries = as_registries(registry)
+    partitioned = registries.split_part
     on = not settings.is_local
     sensor_status = dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
     schedule_status = dg.DefaultScheduleStatus.RUNNING if on else dg.DefaultScheduleStatus.STOPPED
     pipeline = snapshot_pipeline_job()
     build = snapshot_build_job()
-    monitor = monitor_job(registry)
+    monitor = monitor_job(partitioned)
     return dg.Definitions(
         jobs=[pipeline, build, monitor, retention_job],
         sensors=[
-            build_raw_snapshot_sensor(build, registry, default_status=sensor_status),
+            build_raw_snapshot_sensor(build, registries, default_status=sensor_status),
             automation_sensor(default_status=sensor_status),
             build_run_failure_sensor(),
             build_check_failure_sensor(),
         ],
         schedules=[
             build_monitor_schedule(
-                monitor, registry, settings.monitor_cron, default_status=schedule_status
+                monitor, partitioned, settings.monitor_cron, default_status=schedule_status
             )
         ],
     )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import dagster as dg
 
 from flywheel_assets.automation.selection import SPLIT_DATASETS, keys_for_sources
+from flywheel_assets.config.registry import Registries
 from flywheel_assets.config.settings import Settings
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
 from flywheel_assets.platform import Platform
@@ -257,7 +258,7 @@ def run_requests_for(
 
 def build_raw_snapshot_sensor(
     job: "UnresolvedAssetJobDefinition",
-    registry: Registry,
+    registry: Registry | Registries,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
     minimum_interval_seconds: int = 300,
 ) -> dg.SensorDefinition:

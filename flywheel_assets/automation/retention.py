@@ -12,6 +12,11 @@ Within a kept snapshot, superseded builds (``build=<id>/``: a rebuild of the mon
 a build whose audit failed) are deleted too, except the newest build (it may be in
 progress or about to be published) and any build a table points into.
 
+A deleted ``split_part`` snapshot leaves the table's history (``part_<table>_history``)
+with it: its partitions of that month are dropped first, then its data. References from
+history do not protect a whole snapshot (history holds what retention keeps), but they
+do protect a superseded build an older month's history still reads.
+
 Safety rules: folders that are not ``snapshot_dt=YYYY-MM-DD/`` are never touched;
 incomplete snapshots (no manifest) neither count towards N nor get deleted when newer
 than the kept ones (they may be in progress); a catalog that cannot be read fails the
@@ -19,15 +24,17 @@ job before anything is deleted.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import dagster as dg
 
 from flywheel_assets import layout
 from flywheel_assets.builds import list_builds
+from flywheel_assets.compaction import dataset_name
 from flywheel_assets.layout import build_folder
 from flywheel_assets.platform import Platform
 from flywheel_assets.snapshots import SnapshotError, snapshot_folder, snapshot_from_folder
+from glue_jobs.registry import SOURCES
 from glue_jobs.transforms import MANIFEST_NAME
 
 RETENTION_JOB_NAME = "retention_job"
@@ -40,6 +47,7 @@ class Dataset:
     name: str  # e.g. split_part/IBE_01_A
     root: str  # bucket-relative key ending with "/"
     has_manifest: bool  # split datasets write one; bucketed CTAS output does not
+    history: str = ""  # the table whose partitions of a snapshot go with it (split_part)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class SnapshotDir:
     snapshot: str
     prefix: str
     uri: str
+    history: str = ""  # drop this table's partitions of the snapshot before deleting
 
 
 @dataclass
@@ -66,22 +75,39 @@ class RetentionPlan:
                 {"dir": d.uri, "referenced_by": list(tables)} for d, tables in self.protected
             ],
             "delete": [d.uri for d in self.delete],
+            "history": [f"{d.history}[snapshot_dt={d.snapshot}]" for d in self.delete if d.history],
             "ignored": self.ignored,
         }
 
 
 def datasets(platform: Platform) -> list[Dataset]:
-    """split_part, split_cluster and bucketed roots of every registry table."""
-    settings = platform.settings
-    found = []
-    for table in platform.registry:
-        for kind in ("split_part", "split_cluster"):
-            found.append(
-                Dataset(f"{kind}/{table.name}", layout.dataset_root(settings, kind, table), True)
+    """split_part roots of the partitioned pipeline's tables (with their history tables),
+    split_cluster and bucketed roots of the bucketed pipeline's."""
+    settings, registries = platform.settings, platform.registries
+    found = [
+        Dataset(
+            f"split_part/{t.name}",
+            layout.dataset_root(settings, "split_part", t),
+            True,
+            history=t.history_table,
+        )
+        for t in registries.split_part
+    ]
+    for table in registries.split_cluster:
+        found.append(
+            Dataset(
+                f"split_cluster/{table.name}",
+                layout.dataset_root(settings, "split_cluster", table),
+                True,
             )
+        )
         found.append(
             Dataset(f"bucketed/{table.slug}", f"{settings.bucketed_prefix}{table.slug}/", False)
         )
+    # compacted/<source>: superseded builds go; a snapshot its *_compaction_cr table
+    # lists stays (the table keeps every compacted month, as the crawler's did)
+    for source in SOURCES:
+        found.append(Dataset(dataset_name(source), layout.compaction_root(settings, source), True))
     return found
 
 
@@ -107,10 +133,12 @@ def catalog_locations(platform: Platform) -> dict[str, list[str]]:
         if info.location:
             found.setdefault(canonical(info.location), []).append(name)
         if info.partition_keys:
+            keys = [c.name for c in info.partition_keys]
             for value, location in catalog.list_partitions(database, name).items():
-                if location:
-                    key = f"{name}[{info.partition_keys[0].name}={value}]"
-                    found.setdefault(canonical(location), []).append(key)
+                if location:  # list_partitions joins a multi-key table's values with "/"
+                    pairs = zip(keys, value.split("/"), strict=True)
+                    spec = "/".join(f"{k}={v}" for k, v in pairs)
+                    found.setdefault(canonical(location), []).append(f"{name}[{spec}]")
     return found
 
 
@@ -179,11 +207,16 @@ def plan_retention(platform: Platform, keep: int) -> RetentionPlan:
                 if len(list_builds(lake, prefix)) > 1:
                     plan.delete += superseded_builds(platform, entry, locations())
                 continue
-            tables = referencing(canonical(entry.uri), locations())
+            # history goes with the snapshot: only other tables protect it
+            tables = tuple(
+                t
+                for t in referencing(canonical(entry.uri), locations())
+                if not (dataset.history and t.startswith(f"{dataset.history}["))
+            )
             if tables:
                 plan.protected.append((entry, tables))
             else:
-                plan.delete.append(entry)
+                plan.delete.append(replace(entry, history=dataset.history))
     return plan
 
 
@@ -191,9 +224,17 @@ def apply_retention(platform: Platform, plan: RetentionPlan, dry_run: bool, log)
     """Delete the planned directories (unless ``dry_run``); return objects deleted."""
     deleted = 0
     for entry in plan.delete:
+        history = f"{entry.history}[snapshot_dt={entry.snapshot}]"
         if dry_run:
+            if entry.history:
+                log.info(f"[dry run] would drop the partitions of {history}")
             log.info(f"[dry run] would delete {entry.uri}")
             continue
+        if entry.history:  # first: a history partition never points at deleted data
+            dropped = platform.catalog.drop_partition_group(
+                platform.database, entry.history, entry.snapshot
+            )
+            log.info(f"dropped {dropped} partitions of {history}")
         count = platform.lake.delete_prefix(entry.prefix)
         deleted += count
         log.info(f"deleted {entry.uri} ({count} objects)")
@@ -223,7 +264,12 @@ def enforce_retention(
     summary = {**plan.summary(), "dry_run": dry_run, "objects_deleted": deleted}
     rows = ["| directory | action |", "| --- | --- |"]
     action = "would delete (dry run)" if dry_run else "deleted"
-    rows += [f"| {d.uri} | {action} |" for d in plan.delete]
+    rows += [
+        f"| {d.uri} | {action}"
+        + (f", with {d.history}'s partitions of it" if d.history else "")
+        + " |"
+        for d in plan.delete
+    ]
     rows += [f"| {d.uri} | kept: {', '.join(t)} |" for d, t in plan.protected]
     return dg.Output(
         summary,

@@ -11,19 +11,30 @@ from typing import TYPE_CHECKING, AbstractSet  # noqa: UP035 - the signature Dag
 
 import dagster as dg
 
-from flywheel_assets.keys import part_key, split_cluster_key, split_part_key
+from flywheel_assets.config.registry import Registries, as_registries
+from flywheel_assets.keys import part_key, raw_key, split_cluster_key, split_part_key
 from flywheel_assets.partitions import SNAPSHOT_PARTITIONS
-from glue_jobs.registry import Registry
+from glue_jobs.registry import SOURCES, Registry
 
 if TYPE_CHECKING:
     from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
 MONITOR_REPORT_KEY = dg.AssetKey(["monitor_report"])
-# Catalog tables: part_* (incl. their *_er views), ext_* and bucketed_*. Wildcards
-# resolve to nothing instead of failing when a pipeline is not part of the build.
-CATALOG_TABLES = dg.AssetSelection.from_string("key:part_* or key:ext_* or key:bucketed_*")
-# The audited datasets: what a snapshot build writes and audits before anything publishes.
-SPLIT_DATASETS = dg.AssetSelection.from_string("key:split_part/* or key:split_cluster/*")
+# Catalog tables: part_* (incl. their *_er views and *_history tables), ext_* and
+# bucketed_*. Wildcards resolve to nothing instead of failing when a pipeline is not part
+# of the build.
+# The *_compaction_cr tables (the catalog tables of group compaction) follow their audit too.
+CATALOG_TABLES = dg.AssetSelection.from_string(
+    "key:part_* or key:ext_* or key:bucketed_* or (group:compaction and kind:glue)"
+)
+# What a snapshot build runs: the audited datasets it writes and audits before anything
+# publishes (the splits, and the compaction the bucketed addressable split reads), and
+# the raw snapshots' own tables (*_raw_input: raw data has no audit to wait for, and
+# automation cannot follow an external asset).
+SPLIT_DATASETS = dg.AssetSelection.from_string(
+    "key:split_part/* or key:split_cluster/* or key:compacted/* "
+    "or (group:raw_snapshots and kind:glue)"
+)
 
 
 @dataclass(frozen=True)
@@ -67,24 +78,26 @@ def monitor_selection(registry: Registry) -> dg.AssetSelection:
 
 def keys_for_sources(
     asset_graph: "BaseAssetGraph",
-    registry: Registry,
+    registry: Registry | Registries,
     sources: Iterable[str],
     within: dg.AssetSelection = SNAPSHOT_PARTITIONED,
 ) -> list[dg.AssetKey]:
     """The assets of ``within`` (a job's selection) that only need raw data of ``sources``.
 
-    Everything downstream of the split outputs of the *other* sources' tables is left
-    out, so a snapshot delivered by one feed can be built without failing on the other.
+    Everything downstream of the split outputs of the *other* sources' tables, and of
+    their raw snapshots, is left out, so a snapshot delivered by one feed can be built
+    without failing on the other.
     """
     wanted = set(sources)
     all_keys = within.resolve(asset_graph)
-    roots = [
-        key
-        for table in registry
-        if table.source not in wanted
-        for key in (split_part_key(table), split_cluster_key(table))
-        if asset_graph.has(key)
+    registries = as_registries(registry)
+    splits = [
+        *(split_part_key(t) for t in registries.split_part if t.source not in wanted),
+        *(split_cluster_key(t) for t in registries.split_cluster if t.source not in wanted),
     ]
+    # and whatever reads the other sources' raw snapshots (compaction, the raw tables)
+    raws = [raw_key(source) for source in SOURCES if source not in wanted]
+    roots = [key for key in (*splits, *raws) if asset_graph.has(key)]
     excluded = (
         dg.AssetSelection.assets(*roots).downstream().resolve(asset_graph) if roots else set()
     )

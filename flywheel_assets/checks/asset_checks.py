@@ -25,6 +25,7 @@ from flywheel_assets.checks.audit import audit_build, audit_checks
 from flywheel_assets.checks.monitor import TableMonitor, utc_now
 from flywheel_assets.checks.rules import Figure, RuleResult, markdown_table
 from flywheel_assets.checks.selection import monitor_check_names, monitored_tables
+from flywheel_assets.config.registry import Registries, as_registries
 from flywheel_assets.config.settings import Settings
 from flywheel_assets.config.thresholds import load_drift_thresholds
 from flywheel_assets.keys import ext_key, part_key, split_cluster_key, split_part_key
@@ -190,10 +191,11 @@ def build_audit_check(
         publish_policy: PublishPolicy,
     ):
         snapshot = validate_snapshot(context.partition_key)
-        unknown = publish_policy.unknown_tables(platform.registry)
+        unknown = publish_policy.unknown_tables(platform.registries)
         if unknown:
             raise ValueError(f"accept_drift names tables not in the registry: {unknown}")
-        thresholds = load_drift_thresholds(platform.settings, platform.registry)[table.name]
+        names = platform.registries.union  # drift_thresholds.csv names tables of either
+        thresholds = load_drift_thresholds(platform.settings, names)[table.name]
         selected = {k.name for k in context.selected_asset_check_keys}
         results = audit_build(
             platform,
@@ -218,14 +220,17 @@ def build_monitor_checks(
     return [build_monitor_check(t, settings, clock) for t in monitored_tables(registry, settings)]
 
 
-def build_audit_checks(registry: Registry) -> list[dg.AssetChecksDefinition]:
-    """The blocking audits, one per dataset (``split_part`` and ``split_cluster`` of every
-    registry table)."""
+def build_audit_checks(registry: Registry | Registries) -> list[dg.AssetChecksDefinition]:
+    """The blocking audits, one per dataset: ``split_part`` of every table of the
+    partitioned pipeline's registry, ``split_cluster`` of the bucketed one's."""
+    registries = as_registries(registry)
     return [
-        check
-        for t in registry
-        for check in (
-            build_audit_check("split_part", t, split_part_key(t), t.part_table),
-            build_audit_check("split_cluster", t, split_cluster_key(t), t.ext_table),
-        )
+        *(
+            build_audit_check("split_part", t, split_part_key(t), t.part_table)
+            for t in registries.split_part
+        ),
+        *(
+            build_audit_check("split_cluster", t, split_cluster_key(t), t.ext_table)
+            for t in registries.split_cluster
+        ),
     ]

@@ -34,9 +34,12 @@ class Settings:
     raw_addressable_prefix: str
     split_part_prefix: str
     split_cluster_prefix: str
+    compaction_infobase_prefix: str  # compacted/<source> builds (the reference's *_compaction_cr)
+    compaction_addressable_prefix: str
     bucketed_prefix: str
     er_prefix: str
     snapshot_marker: str
+    addressable_bucket_input: str  # what split_cluster/addressable_ids reads: compacted | raw
     bucket_count: int
     bucket_column: str
     max_cols: int
@@ -90,6 +93,12 @@ class Settings:
     drift_max_row_rise_pct: float = 50.0
     drift_min_key_retention_pct: float = 80.0
     drift_null_rise_warn_points: float = 25.0
+    # the split CSVs of each pipeline (file names in the registry folder); empty: the
+    # shared infobase_table_split.csv / addressable_ids_table_split.csv
+    split_part_infobase_csv: str = ""
+    split_part_addressable_csv: str = ""
+    split_cluster_infobase_csv: str = ""
+    split_cluster_addressable_csv: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -116,6 +125,12 @@ class Settings:
         return {
             "infobase_attributes": self.raw_infobase_prefix,
             "addressable_ids": self.raw_addressable_prefix,
+        }[source]
+
+    def compaction_prefix(self, source: str) -> str:
+        return {
+            "infobase_attributes": self.compaction_infobase_prefix,
+            "addressable_ids": self.compaction_addressable_prefix,
         }[source]
 
 
@@ -146,7 +161,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "auto_repair": ("athena", "glue", "off"),
     "compare_source_type": ("ext", "part"),
     "partition_registration": ("catalog", "msck"),
+    "addressable_bucket_input": ("compacted", "raw"),
 }
+# folders a dataset is written under and a catalog table is named after (its last part)
+FOLDER_PREFIXES = ("compaction_infobase_prefix", "compaction_addressable_prefix")
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 KIND_NAMES = {
     bool: "a boolean (true/false, 1/0, yes/no)",
@@ -271,6 +289,19 @@ def validate(settings: Settings) -> None:
         problem = range_problem(getattr(settings, name), bounds)
         if problem:
             raise SettingsError(f"{name}={getattr(settings, name)!r}: {problem}")
+    for name in (f.name for f in dataclasses.fields(settings) if f.name.endswith("_csv")):
+        value = getattr(settings, name)
+        if value and (Path(value).name != value or not value.endswith(".csv")):
+            raise SettingsError(
+                f"{name}={value!r}: expected the name of a .csv file in the registry folder "
+                "(FLYWHEEL_REGISTRY_DIR, default flywheel_assets/config/), or empty"
+            )
+    for name in FOLDER_PREFIXES:
+        value = getattr(settings, name)
+        if not value.endswith("/") or value.startswith("/") or not value.strip("/"):
+            raise SettingsError(
+                f"{name}={value!r}: expected a folder in the data bucket, ending with '/'"
+            )
     if settings.file_size_min_mb > settings.file_size_max_mb:
         raise SettingsError(
             f"file_size_min_mb={settings.file_size_min_mb} is above "

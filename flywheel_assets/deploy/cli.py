@@ -1,9 +1,10 @@
-"""``flywheel glue package`` and ``flywheel glue deploy``."""
+"""``flywheel glue package|deploy`` and ``flywheel infra template|plan|apply``."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 DEFAULT_OUT = Path("build") / "glue"
 
@@ -48,3 +49,81 @@ def add_glue_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=str(DEFAULT_OUT))
     p.add_argument("--dry-run", action="store_true", help="show what would change")
     p.set_defaults(func=cmd_glue_deploy)
+
+
+# ---- flywheel infra ---------------------------------------------------------------------
+
+INFRA_OUT = Path("build") / "infra"
+
+
+def _infra_stacks(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+    """The profile's settings and the selected stacks, from the registry the code
+    location loads (``FLYWHEEL_REGISTRY_DIR`` included)."""
+    from flywheel_assets.config.registry import load_registries
+    from flywheel_assets.config.settings import load_settings
+    from flywheel_assets.deploy.infra.template import build_stacks, select
+
+    settings = load_settings(args.env)
+    return settings, select(build_stacks(settings, load_registries(settings)), args.stack)
+
+
+def cmd_infra_template(args: argparse.Namespace) -> int:
+    from flywheel_assets.deploy.infra.template import write_templates
+
+    settings, stacks = _infra_stacks(args)
+    paths = write_templates(stacks, Path(args.out) / settings.env)
+    for stack, path in zip(stacks, paths, strict=True):
+        print(f"{path} ({len(stack.resources)} resources)")
+    return 0
+
+
+def _run_infra(args: argparse.Namespace, execute: bool) -> int:
+    from botocore.exceptions import ClientError
+
+    from flywheel_assets.deploy.infra.cfn import InfraError
+    from flywheel_assets.deploy.infra.stacks import Stacks
+
+    settings, stacks = _infra_stacks(args)
+    cloudformation = Stacks(settings)
+    try:
+        for stack in stacks:
+            plan = cloudformation.plan(stack)
+            print("\n".join(plan.lines()))
+            if execute and plan.change_set is not None:
+                print(f"{stack.name}: {cloudformation.apply(plan)}")
+    except ClientError as exc:
+        raise InfraError(f"AWS refused: {exc}") from exc
+    return 0
+
+
+def cmd_infra_plan(args: argparse.Namespace) -> int:
+    return _run_infra(args, execute=False)
+
+
+def cmd_infra_apply(args: argparse.Namespace) -> int:
+    return _run_infra(args, execute=True)
+
+
+def add_infra_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``infra template``, ``infra plan`` and ``infra apply``."""
+    from flywheel_assets.deploy.infra.template import STACKS
+
+    infra = sub.add_parser("infra", help="the CloudFormation stacks of dev/prod")
+    commands = infra.add_subparsers(dest="infra_command", required=True)
+    helps = {
+        "template": ("write the stacks' templates", cmd_infra_template),
+        "plan": ("print each stack's change set against the deployed stack", cmd_infra_plan),
+        "apply": ("plan, execute the change sets and wait", cmd_infra_apply),
+    }
+    for name, (text, func) in helps.items():
+        p = commands.add_parser(name, help=text)
+        p.add_argument("--env", required=True, choices=("dev", "prod"))
+        p.add_argument(
+            "--stack",
+            action="append",
+            choices=STACKS,
+            help="only this stack (repeatable; default: all, in apply order)",
+        )
+        if name == "template":
+            p.add_argument("--out", default=str(INFRA_OUT), help="templates go to OUT/<env>/")
+        p.set_defaults(func=func)

@@ -1,12 +1,14 @@
 """The IAM policies of the principals Flywheel runs as, built from the profile's settings.
 
 One place for least privilege: ``docs/deploy.md`` shows these documents (rendered by
-``scripts/gen_iam_doc.py``; a test fails when the page is stale), a deployer prints them
-for an account with ``python -m flywheel_assets.deploy.iam --env prod --account <id>``,
-and the tests check that every AWS operation the adapters issue is allowed by the policy
-of the role that runs it (``flywheel_assets_tests/test_iam_policies.py``, and the moto
-end-to-end runs in ``flywheel_assets_tests/glue/test_glue_e2e.py``, which check each
-recorded request's resource ARN as well).
+``scripts/gen_iam_doc.py``; a test fails when the page is stale), the CloudFormation
+stacks attach them to the roles they create (``flywheel_assets/deploy/infra/roles.py``),
+a deployer prints them for an account with ``python -m flywheel_assets.deploy.iam --env
+prod --account <id>``, and the tests check that every AWS operation the adapters issue is
+allowed by the policy of the role that runs it (``flywheel_assets_tests/
+test_iam_policies.py``, and the moto end-to-end runs in ``flywheel_assets_tests/glue/
+test_glue_e2e.py`` and ``flywheel_assets_tests/infra/``, which check each recorded
+request's resource ARN as well).
 
 Principals (``ROLES``):
 
@@ -18,16 +20,20 @@ Principals (``ROLES``):
   Athena (and through Athena, which acts with the caller's permissions, reads the tables'
   data and writes the CTAS output and query results), alerts, reconciles Clean Rooms and
   Entity Resolution.
-* ``cleanrooms_reader``: the role Clean Rooms reads the configured tables with
-  (``cleanrooms_role_arn``): the ``part_*`` tables and their data, read only.
-* ``deployer``: whoever runs ``flywheel glue deploy`` (CI): the artifacts and the jobs.
+* ``cleanrooms_reader``: the role Clean Rooms (and Entity Resolution) reads with
+  (``cleanrooms_role_arn``): the published ``part_*`` (``part_*_er``) and ``bucketed_*``
+  tables and their data, read only.
+* ``deployer``: whoever runs ``flywheel glue deploy`` and ``flywheel infra plan|apply``
+  (CI): the artifacts, the jobs, the CloudFormation stacks and, because CloudFormation
+  acts with the caller's credentials, what the stacks create.
 
-Each statement names who needs it (``Grant.callers``) and which of its actions only an
-AWS service calls with the role's credentials (``Grant.by_aws``: Spark's S3A on Glue,
-Glue's log shipping, Athena, Clean Rooms), which no recording of our clients can show.
-Resources are the project's buckets and prefixes, Glue database and tables, job names,
-Athena workgroup, SNS topic and roles; ``"*"`` only where the action has no
-resource-level permission (``STAR_ONLY``, with the reason).
+Each statement names who needs it (``Grant.callers``, with the project files of
+``SOURCES``) and which of its actions only an AWS service calls with the role's
+credentials (``Grant.by_aws``: Spark's S3A on Glue, Glue's log shipping, Athena, Clean
+Rooms, CloudFormation), which no recording of our clients can show. Resources are the
+project's buckets and prefixes, Glue database and tables, job names, Athena workgroup,
+SNS topic, roles and stacks; ``"*"`` only where the action has no resource-level
+permission (``STAR_ONLY``, with the reason).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from typing import Any
 
 from flywheel_assets.cleanrooms.desired import ID_NAMESPACE_PREFIX, SCHEMA_MAPPING_PREFIX
 from flywheel_assets.config.settings import PROFILES, Settings, load_settings
+from flywheel_assets.deploy import names
 from flywheel_assets.deploy.jobs import ARTIFACT_PREFIX, PIPES_PREFIX, SPLIT_JOBS
 
 ROLES = ("glue_job", "dagster", "cleanrooms_reader", "deployer")
@@ -56,6 +63,24 @@ GLUE_LOG_GROUP_PREFIX = "/aws-glue/"
 GLUE_OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
 ATHENA_TEMP_PREFIX = "query-results/"  # fallback when a profile leaves athena_results empty
 
+# The project files named in the statements' "needed by": one place to update when a
+# module moves (the recorded calls, ``aws_calls_recorded.json``, name the real files).
+SOURCES = {
+    "glue_job_s3": "glue_jobs/s3_objects.py",
+    "raw_files": "glue_jobs/raw_files.py",
+    "glue_compute": "adapters/glue_compute.py",
+    "s3_lake": "adapters/s3_lake.py",
+    "glue_catalog": "adapters/glue_catalog.py",
+    "athena_sql": "adapters/athena_sql.py",
+    "sns_alerts": "adapters/sns_alerts.py",
+    "monitor": "assets/monitor.py",
+    "cleanrooms_report": "cleanrooms/report.py",
+    "reconcile": "cleanrooms/read.py, cleanrooms/apply.py",
+    "glue_deploy": "deploy/apply.py",
+    "stacks": "deploy/infra/stacks.py",
+}
+
+_LF_ADMIN = "no resource type; Lake Formation scopes it to its data lake administrators"
 # Actions that take no resource-level permission, so ``Resource: "*"`` is the only form
 # AWS accepts (the Service Authorization Reference lists no resource type for them).
 STAR_ONLY: dict[str, str] = {
@@ -65,6 +90,15 @@ STAR_ONLY: dict[str, str] = {
     "entityresolution:ListIdNamespaces": "a List action of the account, no resource type",
     "entityresolution:CreateSchemaMapping": "no resource type (the ARN does not exist yet)",
     "entityresolution:CreateIdNamespace": "no resource type (the ARN does not exist yet)",
+    "lakeformation:GetDataAccess": (
+        "no resource type; Lake Formation's grants decide which data it vends credentials for"
+    ),
+    "lakeformation:RegisterResource": _LF_ADMIN,
+    "lakeformation:DeregisterResource": _LF_ADMIN,
+    "lakeformation:DescribeResource": _LF_ADMIN,
+    "lakeformation:GrantPermissions": _LF_ADMIN,
+    "lakeformation:RevokePermissions": _LF_ADMIN,
+    "lakeformation:ListPermissions": _LF_ADMIN,
 }
 # Operations whose IAM action is not ``<service>:<Operation>``; () = no permission needed.
 ACTIONS_OF: dict[tuple[str, str], tuple[str, ...]] = {
@@ -118,9 +152,12 @@ class Grant:
     callers: str
     condition: dict[str, dict[str, Any]] | None = None
     # actions of this statement no client of ours calls: an AWS service uses them with the
-    # role's credentials (Spark's S3A on Glue, Athena, Clean Rooms, Glue's log shipping),
-    # so no recording can show them; ``callers`` says which
+    # role's credentials (Spark's S3A on Glue, Athena, Clean Rooms, Glue's log shipping,
+    # CloudFormation), so no recording can show them; ``callers`` says which
     by_aws: tuple[str, ...] = ()
+    # the CloudFormation resource types CloudFormation creates with these actions (the
+    # deployer's provisioning statements; a test matches them to the stacks' resources)
+    provisions: tuple[str, ...] = ()
 
     def statement(self) -> dict[str, Any]:
         statement: dict[str, Any] = {
@@ -136,11 +173,17 @@ class Grant:
 
 @dataclass(frozen=True)
 class Arns:
-    """ARNs of the project's resources in one account and region."""
+    """ARNs of the project's resources in one account and region.
+
+    ``placeholders`` (documentation) writes ``<membership-id>`` for a Clean Rooms
+    membership the profile does not name yet; a deployable policy (the stacks') leaves it
+    empty, so that statement matches no membership until one is configured.
+    """
 
     settings: Settings
     account: str = ACCOUNT_PLACEHOLDER
     region: str = ""
+    placeholders: bool = True
 
     @property
     def where(self) -> str:
@@ -163,12 +206,12 @@ class Arns:
     def glue(self, resource: str) -> str:
         return f"arn:aws:glue:{self.where}:{resource}"
 
-    def catalog(self, tables: str = "*") -> tuple[str, ...]:
+    def catalog(self, *tables: str) -> tuple[str, ...]:
         database = self.settings.glue_database
         return (
             self.glue("catalog"),
             self.glue(f"database/{database}"),
-            self.glue(f"table/{database}/{tables}"),
+            *(self.glue(f"table/{database}/{t}") for t in tables or ("*",)),
         )
 
     def jobs(self) -> tuple[str, ...]:
@@ -181,12 +224,25 @@ class Arns:
         return f"arn:aws:athena:{self.where}:workgroup/{self.settings.athena_workgroup}"
 
     def topic(self) -> str:
-        return self.settings.sns_topic_arn or f"arn:aws:sns:{self.where}:<alerts-topic>"
+        return self.settings.sns_topic_arn or (
+            f"arn:aws:sns:{self.where}:{names.topic_name(self.settings)}"
+        )
 
-    def role(self, name_or_arn: str, placeholder: str) -> str:
-        if name_or_arn.startswith("arn:"):
-            return name_or_arn
-        return f"arn:aws:iam::{self.account}:role/{name_or_arn or placeholder}"
+    def role(self, role: str) -> str:
+        """The ARN of one of ``ROLES`` (a configured ARN as it is)."""
+        if role == "cleanrooms_reader" and self.settings.cleanrooms_role_arn:
+            return self.settings.cleanrooms_role_arn
+        return self.role_named(names.role_name(self.settings, role))
+
+    def role_named(self, name: str) -> str:
+        return f"arn:aws:iam::{self.account}:role/{name}"
+
+    def stacks(self) -> str:
+        return f"arn:aws:cloudformation:{self.where}:stack/{names.project(self.settings)}-*/*"
+
+    def membership(self) -> str:
+        unset = "<membership-id>" if self.placeholders else ""
+        return self.settings.cleanrooms_membership_id or unset
 
     def cleanrooms(self, resource: str) -> str:
         return f"arn:aws:cleanrooms:{self.where}:{resource}"
@@ -206,14 +262,38 @@ def _listing(prefixes: Iterable[str]) -> dict[str, dict[str, Any]]:
     return {"StringLike": {"s3:prefix": patterns}}
 
 
-def _results_location(settings: Settings) -> tuple[str, str]:
+def results_location(settings: Settings) -> tuple[str, str]:
     """Bucket and prefix of Athena's query results."""
     location = settings.athena_results or f"s3://{settings.report_bucket}/{ATHENA_TEMP_PREFIX}"
     bucket, _, prefix = location.removeprefix("s3://").partition("/")
     return bucket, _folder(prefix)
 
 
+def published_prefixes(settings: Settings) -> tuple[str, ...]:
+    """Where the tables readers use keep their data: ``part_*`` (and ``part_*_er``, the
+    same files) under the split_part prefix, ``bucketed_*`` under the bucketed one."""
+    return (settings.split_part_prefix, settings.bucketed_prefix)
+
+
+def _lake_formation_data_access(readers: str) -> Grant:
+    return Grant(
+        "LakeFormationDataAccess",
+        ("lakeformation:GetDataAccess",),
+        ("*",),
+        f"{readers} reading tables whose data location is registered with Lake Formation "
+        "(the stacks register the published prefixes; Lake Formation's grants decide what)",
+        by_aws=("lakeformation:GetDataAccess",),
+    )
+
+
+# ---- the Glue job ------------------------------------------------------------------------------
+
+
 def glue_job_grants(arns: Arns) -> list[Grant]:
+    return _glue_job_data_grants(arns) + _glue_job_service_grants(arns)
+
+
+def _glue_job_data_grants(arns: Arns) -> list[Grant]:
     s = arns.settings
     raw = (s.raw_infobase_prefix, s.raw_addressable_prefix)
     splits = (s.split_part_prefix, s.split_cluster_prefix)
@@ -222,15 +302,15 @@ def glue_job_grants(arns: Arns) -> list[Grant]:
             "ListRawAndSplits",
             ("s3:ListBucket",),
             (arns.bucket(s.data_bucket),),
-            "glue_jobs/runtime.py (snapshot folders, raw files, the raw marker); Spark's S3A "
-            "reading raw and writing the split directories",
+            f"{SOURCES['glue_job_s3']} (snapshot folders, raw files, the raw marker); "
+            "Spark's S3A reading raw and writing the split directories",
             _listing(raw + splits),
         ),
         Grant(
             "ReadRaw",
             ("s3:GetObject",),
             tuple(arns.data(p) for p in raw),
-            "glue_jobs/raw_files.py (parquet footers), Spark reading the raw snapshot",
+            f"{SOURCES['raw_files']} (parquet footers), Spark reading the raw snapshot",
         ),
         Grant(
             "WriteSplits",
@@ -243,7 +323,7 @@ def glue_job_grants(arns: Arns) -> list[Grant]:
             ),
             tuple(arns.data(p) for p in splits),
             "Spark's S3A writer and committer (multipart uploads, task files it removes); "
-            "glue_jobs/runtime.py (manifests, the reader marker of a hand-started run)",
+            f"{SOURCES['glue_job_s3']} (manifests, the reader marker of a hand-started run)",
             by_aws=("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
         ),
         Grant(
@@ -253,6 +333,12 @@ def glue_job_grants(arns: Arns) -> list[Grant]:
             "Spark's S3A committer aborting a failed task's pending uploads",
             by_aws=("s3:ListBucketMultipartUploads",),
         ),
+    ]
+
+
+def _glue_job_service_grants(arns: Arns) -> list[Grant]:
+    logs = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+    return [
         Grant(
             "CodeAndPipesContext",
             ("s3:GetObject",),
@@ -268,14 +354,14 @@ def glue_job_grants(arns: Arns) -> list[Grant]:
         ),
         Grant(
             "GlueJobLogs",
-            ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"),
+            logs,
             (
                 arns.log_group(f"{GLUE_LOG_GROUP_PREFIX}*"),
                 arns.log_group(f"{GLUE_LOG_GROUP_PREFIX}*:log-stream:*"),
             ),
             "Glue shipping the job's stdout/stderr (the Pipes messages by default) to "
             f"{GLUE_OUTPUT_LOG_GROUP}",
-            by_aws=("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"),
+            by_aws=logs,
         ),
         Grant(
             "GlueJobMetrics",
@@ -288,20 +374,27 @@ def glue_job_grants(arns: Arns) -> list[Grant]:
     ]
 
 
+# ---- the code location -------------------------------------------------------------------------
+
+
 def dagster_grants(arns: Arns) -> list[Grant]:
-    s = arns.settings
-    raw = (s.raw_infobase_prefix, s.raw_addressable_prefix)
-    datasets = (s.split_part_prefix, s.split_cluster_prefix, s.bucketed_prefix)
-    results_bucket, results_prefix = _results_location(s)
-    reports = sorted({_folder(s.report_prefix), _folder(s.cleanrooms_report_prefix)})
-    membership = s.cleanrooms_membership_id or "<membership-id>"
-    grants = [
+    return [
+        *_split_run_grants(arns),
+        *_lake_grants(arns),
+        *_athena_storage_grants(arns),
+        *_catalog_grants(arns),
+        *_cleanrooms_grants(arns),
+    ]
+
+
+def _split_run_grants(arns: Arns) -> list[Grant]:
+    compute = SOURCES["glue_compute"]
+    return [
         Grant(
             "RunSplitJobs",
             ("glue:StartJobRun", "glue:GetJobRun", "glue:BatchStopJobRun"),
             arns.jobs(),
-            "adapters/glue_compute.py (dagster-aws PipesGlueClient: start, poll, stop on "
-            "termination)",
+            f"{compute} (dagster-aws PipesGlueClient: start, poll, stop on termination)",
         ),
         Grant(
             "ReadGlueJobOutput",
@@ -310,30 +403,38 @@ def dagster_grants(arns: Arns) -> list[Grant]:
                 arns.log_group(GLUE_OUTPUT_LOG_GROUP),
                 arns.log_group(f"{GLUE_OUTPUT_LOG_GROUP}:log-stream:*"),
             ),
-            "adapters/glue_compute.py (PipesCloudWatchMessageReader: the job's messages "
-            "and log lines)",
+            f"{compute} (PipesCloudWatchMessageReader: the job's messages and log lines)",
         ),
         Grant(
             "PipesContext",
             ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
             (arns.assets(PIPES_PREFIX),),
-            "adapters/glue_compute.py (PipesS3ContextInjector writes and removes the "
-            "context; PipesS3MessageReader reads messages)",
+            f"{compute} (PipesS3ContextInjector writes and removes the context; "
+            "PipesS3MessageReader reads messages)",
         ),
+    ]
+
+
+def _lake_grants(arns: Arns) -> list[Grant]:
+    s = arns.settings
+    raw = (s.raw_infobase_prefix, s.raw_addressable_prefix)
+    datasets = (s.split_part_prefix, s.split_cluster_prefix, s.bucketed_prefix)
+    lake = SOURCES["s3_lake"]
+    return [
         Grant(
             "ListLake",
             ("s3:ListBucket",),
             (arns.bucket(s.data_bucket),),
-            "adapters/s3_lake.py (snapshot folders, builds, manifests, retention); Athena "
-            "listing a table's files for the caller",
+            f"{lake} (snapshot folders, builds, manifests, retention); Athena listing a "
+            "table's files for the caller",
             _listing(raw + datasets),
         ),
         Grant(
             "ReadLake",
             ("s3:GetObject",),
             tuple(arns.data(p) for p in raw + datasets),
-            "adapters/s3_lake.py (raw footers, manifests, audit records, markers); Athena "
-            "reading tables and audit relations for the caller",
+            f"{lake} (raw footers, manifests, audit records, markers); Athena reading tables "
+            "and audit relations for the caller",
         ),
         Grant(
             "WriteDatasets",
@@ -344,10 +445,24 @@ def dagster_grants(arns: Arns) -> list[Grant]:
                 "s3:ListMultipartUploadParts",
             ),
             tuple(arns.data(p) for p in datasets),
-            "adapters/s3_lake.py (audit records and figures, reader markers, CTAS leftovers, "
-            "retention); Athena writing the CTAS output for the caller",
+            f"{lake} (audit records and figures, reader markers, CTAS leftovers, retention); "
+            "Athena writing the CTAS output for the caller",
             by_aws=("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
         ),
+    ]
+
+
+def _athena_storage_grants(arns: Arns) -> list[Grant]:
+    s = arns.settings
+    results_bucket, results_prefix = results_location(s)
+    reports = sorted({_folder(s.report_prefix), _folder(s.cleanrooms_report_prefix)})
+    result_actions = (
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+    )
+    return [
         Grant(
             "AthenaBuckets",
             ("s3:GetBucketLocation",),
@@ -357,27 +472,23 @@ def dagster_grants(arns: Arns) -> list[Grant]:
         ),
         Grant(
             "AthenaResults",
-            (
-                "s3:GetObject",
-                "s3:PutObject",
-                "s3:AbortMultipartUpload",
-                "s3:ListMultipartUploadParts",
-            ),
+            result_actions,
             (arns.objects(results_bucket, results_prefix),),
             "Athena writing and reading query results for the caller (athena_results)",
-            by_aws=(
-                "s3:GetObject",
-                "s3:PutObject",
-                "s3:AbortMultipartUpload",
-                "s3:ListMultipartUploadParts",
-            ),
+            by_aws=result_actions,
         ),
         Grant(
             "Reports",
             ("s3:PutObject",),
             tuple(arns.objects(s.report_bucket, p) for p in reports),
-            "assets/monitor.py (monitor report), cleanrooms/report.py (plans, mappings)",
+            f"{SOURCES['monitor']} (monitor report), {SOURCES['cleanrooms_report']} "
+            "(plans, mappings)",
         ),
+    ]
+
+
+def _catalog_grants(arns: Arns) -> list[Grant]:
+    return [
         Grant(
             "Catalog",
             (
@@ -396,11 +507,12 @@ def dagster_grants(arns: Arns) -> list[Grant]:
                 "glue:BatchDeletePartition",
             ),
             arns.catalog(),
-            "adapters/glue_catalog.py (publish, repoint, partitions, audit relations); "
+            f"{SOURCES['glue_catalog']} (publish, repoint, partitions, audit relations); "
             "Athena reading tables, CTAS (CreateTable), DROP TABLE and MSCK REPAIR "
             "(partitions) for the caller",
             by_aws=("glue:GetPartition", "glue:BatchGetPartition"),
         ),
+        _lake_formation_data_access("Athena (for the caller)"),
         Grant(
             "Athena",
             (
@@ -410,9 +522,16 @@ def dagster_grants(arns: Arns) -> list[Grant]:
                 "athena:StopQueryExecution",
             ),
             (arns.workgroup(),),
-            "adapters/athena_sql.py (audits, monitor, CTAS, row counts, MSCK REPAIR)",
+            f"{SOURCES['athena_sql']} (audits, monitor, CTAS, row counts, MSCK REPAIR)",
         ),
-        Grant("Alerts", ("sns:Publish",), (arns.topic(),), "adapters/sns_alerts.py"),
+        Grant("Alerts", ("sns:Publish",), (arns.topic(),), SOURCES["sns_alerts"]),
+    ]
+
+
+def _cleanrooms_grants(arns: Arns) -> list[Grant]:
+    membership = arns.membership()
+    reconcile = SOURCES["reconcile"]
+    return [
         Grant(
             "CleanRoomsConfiguredTables",
             (
@@ -426,8 +545,8 @@ def dagster_grants(arns: Arns) -> list[Grant]:
                 "cleanrooms:DeleteConfiguredTableAnalysisRule",
             ),
             (arns.cleanrooms("configuredtable/*"),),
-            "cleanrooms/reconcile.py (configured tables get service-generated ids: all of "
-            "the account's, not one)",
+            f"{reconcile} (configured tables get service-generated ids: all of the "
+            "account's, not one)",
         ),
         Grant(
             "CleanRoomsMembership",
@@ -444,7 +563,7 @@ def dagster_grants(arns: Arns) -> list[Grant]:
                 arns.cleanrooms(f"membership/{membership}/configuredtableassociation/*"),
                 arns.cleanrooms("configuredtable/*"),
             ),
-            "cleanrooms/reconcile.py (the collaboration membership's associations)",
+            f"{reconcile} (the collaboration membership's associations)",
         ),
         Grant(
             "EntityResolution",
@@ -460,7 +579,7 @@ def dagster_grants(arns: Arns) -> list[Grant]:
                 arns.entityresolution(f"schemamapping/{SCHEMA_MAPPING_PREFIX}*"),
                 arns.entityresolution(f"idnamespace/{ID_NAMESPACE_PREFIX}*"),
             ),
-            "cleanrooms/reconcile.py (only the names Flywheel manages)",
+            f"{reconcile} (only the names Flywheel manages)",
         ),
         Grant(
             "AccountWideListsAndCreates",
@@ -472,35 +591,29 @@ def dagster_grants(arns: Arns) -> list[Grant]:
                 "entityresolution:CreateIdNamespace",
             ),
             ("*",),
-            "cleanrooms/reconcile.py; these actions have no resource-level permission",
+            f"{reconcile}; these actions have no resource-level permission",
         ),
         Grant(
             "HandReaderRolesToCleanRooms",
             ("iam:PassRole",),
-            tuple(
-                sorted(
-                    {
-                        arns.role(s.cleanrooms_role_arn, "<cleanrooms-reader-role>"),
-                        arns.role(
-                            s.entity_resolution_role_arn or s.cleanrooms_role_arn,
-                            "<cleanrooms-reader-role>",
-                        ),
-                    }
-                )
-            ),
-            "cleanrooms/reconcile.py (roleArn of associations and ID namespaces)",
-            {
-                "StringEquals": {
-                    "iam:PassedToService": [
-                        "cleanrooms.amazonaws.com",
-                        "entityresolution.amazonaws.com",
-                    ]
-                }
-            },
+            _reader_roles(arns),
+            f"{reconcile} (roleArn of associations and ID namespaces)",
+            {"StringEquals": {"iam:PassedToService": list(READER_SERVICES)}},
         ),
     ]
-    return grants
 
+
+READER_SERVICES = ("cleanrooms.amazonaws.com", "entityresolution.amazonaws.com")
+
+
+def _reader_roles(arns: Arns) -> tuple[str, ...]:
+    """The Clean Rooms reader, and the Entity Resolution role when the profile names a
+    separate one (else the reader serves Entity Resolution too)."""
+    entity_resolution = arns.settings.entity_resolution_role_arn
+    return tuple(sorted({arns.role("cleanrooms_reader"), entity_resolution or ""} - {""}))
+
+
+# ---- the reader --------------------------------------------------------------------------------
 
 READ_TABLE_ACTIONS = (
     "glue:GetDatabase",
@@ -510,51 +623,68 @@ READ_TABLE_ACTIONS = (
     "glue:GetPartitions",
     "glue:BatchGetPartition",
 )
+READER_TABLE_PATTERNS = ("part_*", "bucketed_*")  # part_*_er is a part_* name
 
 
 def cleanrooms_reader_grants(arns: Arns) -> list[Grant]:
     s = arns.settings
+    published = published_prefixes(s)
+    patterns = tuple(p.replace("part_", s.table_prefix, 1) for p in READER_TABLE_PATTERNS)
+    reader = "AWS Clean Rooms and Entity Resolution"
     return [
         Grant(
-            "ReadPartTables",
+            "ReadPublishedTables",
             READ_TABLE_ACTIONS,
-            arns.catalog(f"{s.table_prefix}*"),
-            "AWS Clean Rooms reading the configured tables (part_*)",
+            arns.catalog(*patterns),
+            f"{reader} reading the published tables (part_*, part_*_er, bucketed_*)",
             by_aws=READ_TABLE_ACTIONS,
         ),
         Grant(
-            "ListPartData",
+            "ListPublishedData",
             ("s3:ListBucket",),
             (arns.bucket(s.data_bucket),),
-            "AWS Clean Rooms listing the files of the served builds",
-            _listing((s.split_part_prefix,)),
+            f"{reader} listing the files of the served builds",
+            _listing(published),
             by_aws=("s3:ListBucket",),
         ),
         Grant(
-            "LocatePartData",
+            "LocatePublishedData",
             ("s3:GetBucketLocation",),
             (arns.bucket(s.data_bucket),),
-            "AWS Clean Rooms resolving the data bucket's region",
+            f"{reader} resolving the data bucket's region",
             by_aws=("s3:GetBucketLocation",),
         ),
         Grant(
-            "ReadPartData",
+            "ReadPublishedData",
             ("s3:GetObject",),
-            (arns.data(s.split_part_prefix),),
-            "AWS Clean Rooms reading the served builds",
+            tuple(arns.data(p) for p in published),
+            f"{reader} reading the served builds",
             by_aws=("s3:GetObject",),
         ),
+        _lake_formation_data_access(reader),
     ]
 
 
+# ---- the deployer ------------------------------------------------------------------------------
+
+
 def deployer_grants(arns: Arns) -> list[Grant]:
+    return [
+        *_glue_deploy_grants(arns),
+        *_stack_grants(arns),
+        *_provisioning_grants(arns),
+    ]
+
+
+def _glue_deploy_grants(arns: Arns) -> list[Grant]:
     s = arns.settings
+    deploy = SOURCES["glue_deploy"]
     return [
         Grant(
             "Artifacts",
             ("s3:GetObject", "s3:PutObject"),
             (arns.assets(ARTIFACT_PREFIX),),
-            "deploy/apply.py (HeadObject tells unchanged from missing; PutObject)",
+            f"{deploy} (HeadObject tells unchanged from missing; PutObject)",
         ),
         Grant(
             "ArtifactListing",
@@ -564,18 +694,184 @@ def deployer_grants(arns: Arns) -> list[Grant]:
             _listing((ARTIFACT_PREFIX,)),
             by_aws=("s3:ListBucket",),
         ),
-        Grant(
-            "Jobs",
-            ("glue:GetJob", "glue:CreateJob", "glue:UpdateJob"),
-            arns.jobs(),
-            "deploy/apply.py",
-        ),
+        Grant("Jobs", ("glue:GetJob", "glue:CreateJob", "glue:UpdateJob"), arns.jobs(), deploy),
         Grant(
             "PassJobRole",
             ("iam:PassRole",),
-            (arns.role(s.glue_role, "<glue-job-role>"),),
-            "deploy/apply.py (the jobs' Role)",
+            (arns.role("glue_job"),),
+            f"{deploy} (the jobs' Role)",
             {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}},
+        ),
+    ]
+
+
+STACK_ACTIONS = (
+    "cloudformation:DescribeStacks",
+    "cloudformation:CreateChangeSet",
+    "cloudformation:DescribeChangeSet",
+    "cloudformation:DeleteChangeSet",
+    "cloudformation:ExecuteChangeSet",
+    "cloudformation:DescribeStackEvents",
+)
+
+
+def _stack_grants(arns: Arns) -> list[Grant]:
+    stacks = SOURCES["stacks"]
+    return [
+        Grant(
+            "Stacks",
+            STACK_ACTIONS,
+            (arns.stacks(),),
+            f"{stacks} (flywheel infra plan: change sets; apply: execute, wait, failure events)",
+        ),
+        Grant(
+            "StackTemplates",
+            ("s3:PutObject", "s3:GetObject"),
+            (arns.assets(names.STACK_TEMPLATE_PREFIX),),
+            f"{stacks} (a template over CloudFormation's inline 51,200 bytes goes by S3); "
+            "CloudFormation reading it with the caller's credentials",
+            by_aws=("s3:GetObject",),
+        ),
+    ]
+
+
+def _provisioned(types: str) -> str:
+    return f"CloudFormation creating and updating the stacks' {types} with the caller's credentials"
+
+
+def _provisioning_grants(arns: Arns) -> list[Grant]:
+    """What CloudFormation does with the deployer's credentials when it executes a change
+    set: the actions of each resource type's handlers, on the project's resources only."""
+    s = arns.settings
+    return [
+        *_bucket_provisioning(arns),
+        _provisioning(
+            "ProvisionDatabase",
+            ("glue:CreateDatabase", "glue:GetDatabase", "glue:UpdateDatabase"),
+            arns.catalog()[:2],
+            ("AWS::Glue::Database",),
+        ),
+        _provisioning(
+            "ProvisionWorkGroup",
+            (
+                "athena:CreateWorkGroup",
+                "athena:GetWorkGroup",
+                "athena:UpdateWorkGroup",
+                "athena:TagResource",
+                "athena:ListTagsForResource",
+            ),
+            (arns.workgroup(),),
+            ("AWS::Athena::WorkGroup",),
+        ),
+        _provisioning(
+            "ProvisionTopic",
+            (
+                "sns:CreateTopic",
+                "sns:GetTopicAttributes",
+                "sns:SetTopicAttributes",
+                "sns:TagResource",
+                "sns:ListTagsForResource",
+            ),
+            (arns.topic(),),
+            ("AWS::SNS::Topic",),
+        ),
+        _provisioning(
+            "ProvisionRoles",
+            (
+                "iam:CreateRole",
+                "iam:GetRole",
+                "iam:UpdateRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:GetRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:TagRole",
+                "iam:UntagRole",
+            ),
+            # not the deployer's own role: an administrator applies the bootstrap stack
+            tuple(arns.role(r) for r in ROLES if r != "deployer" and names.role_name(s, r)),
+            ("AWS::IAM::Role",),
+        ),
+        *_lake_formation_provisioning(arns),
+    ]
+
+
+def _provisioning(
+    sid: str, actions: tuple[str, ...], resources: tuple[str, ...], types: tuple[str, ...]
+) -> Grant:
+    return Grant(
+        sid, actions, resources, _provisioned(", ".join(types)), by_aws=actions, provisions=types
+    )
+
+
+def _bucket_provisioning(arns: Arns) -> list[Grant]:
+    s = arns.settings
+    buckets = tuple(
+        arns.bucket(b) for b in sorted({s.data_bucket, s.glue_assets_bucket, s.report_bucket})
+    )
+    bucket_actions = (
+        "s3:CreateBucket",
+        "s3:PutBucketTagging",
+        "s3:GetBucketTagging",
+        "s3:PutEncryptionConfiguration",
+        "s3:GetEncryptionConfiguration",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:PutBucketOwnershipControls",
+        "s3:GetBucketOwnershipControls",
+        "s3:PutBucketVersioning",
+        "s3:GetBucketVersioning",
+        "s3:PutLifecycleConfiguration",
+        "s3:GetLifecycleConfiguration",
+    )
+    policy_actions = ("s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy")
+    return [
+        _provisioning("ProvisionBuckets", bucket_actions, buckets, ("AWS::S3::Bucket",)),
+        _provisioning(
+            "ProvisionBucketPolicies", policy_actions, buckets, ("AWS::S3::BucketPolicy",)
+        ),
+    ]
+
+
+def _lake_formation_provisioning(arns: Arns) -> list[Grant]:
+    lake_formation = (
+        "lakeformation:RegisterResource",
+        "lakeformation:DeregisterResource",
+        "lakeformation:DescribeResource",
+        "lakeformation:GrantPermissions",
+        "lakeformation:RevokePermissions",
+        "lakeformation:ListPermissions",
+    )
+    service_role = (arns.role_named(names.LAKE_FORMATION_SLR),)
+    why = (
+        "Lake Formation creating its data-access service-linked role, and adding each "
+        "location CloudFormation registers to its policy (UseServiceLinkedRole)"
+    )
+    return [
+        _provisioning(
+            "ProvisionLakeFormation",
+            lake_formation,
+            ("*",),
+            ("AWS::LakeFormation::Resource", "AWS::LakeFormation::PrincipalPermissions"),
+        ),
+        Grant(
+            "LakeFormationServiceRole",
+            ("iam:CreateServiceLinkedRole",),
+            service_role,
+            why,
+            {"StringEquals": {"iam:AWSServiceName": "lakeformation.amazonaws.com"}},
+            by_aws=("iam:CreateServiceLinkedRole",),
+            provisions=("AWS::LakeFormation::Resource",),
+        ),
+        Grant(
+            "LakeFormationServiceRolePolicy",
+            ("iam:GetRole", "iam:PutRolePolicy"),
+            service_role,
+            why,
+            by_aws=("iam:GetRole", "iam:PutRolePolicy"),
+            provisions=("AWS::LakeFormation::Resource",),
         ),
     ]
 
@@ -592,12 +888,13 @@ def grants(role: str, settings: Settings, account: str = ACCOUNT_PLACEHOLDER) ->
     return GRANTS[role](Arns(settings, account))
 
 
+def document(role_grants: Iterable[Grant]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [g.statement() for g in role_grants]}
+
+
 def policy(role: str, settings: Settings, account: str = ACCOUNT_PLACEHOLDER) -> dict[str, Any]:
     """The IAM policy document of ``role``."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [g.statement() for g in grants(role, settings, account)],
-    }
+    return document(grants(role, settings, account))
 
 
 def actions(role: str, settings: Settings) -> list[str]:

@@ -1,7 +1,8 @@
 """``flywheel glue package``: the artifact Glue runs.
 
-A zip of the ``glue_jobs`` package plus the registry's split CSVs (as
-``glue_jobs/split_csvs/<source>.csv``, read when ``--CSV_FILE`` is ``_NONE_``) for
+A zip of the ``glue_jobs`` package plus each pipeline's split CSVs (as
+``glue_jobs/split_csvs/<pipeline>/<source>.csv``, which the job of that pipeline reads
+when ``--CSV_FILE`` is ``_NONE_``; the profile's ``<pipeline>_*_csv`` settings choose them) for
 ``--extra-py-files``, and the entry scripts for ``ScriptLocation``. The zip is
 byte-for-byte reproducible (sorted entries, fixed timestamps) and named by its content
 hash, so deploying unchanged code uploads nothing and changes no job.
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import glue_jobs
-from flywheel_assets.config.registry import split_csv_paths
+from flywheel_assets.config.registry import packaged_split_csvs
+from flywheel_assets.config.settings import Settings, load_settings
 from flywheel_assets.deploy.jobs import ENTRY_SCRIPTS
-from glue_jobs.job_plan import PACKAGED_CSV
 
 GLUE_JOBS_DIR = Path(glue_jobs.__file__).parent
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
@@ -33,15 +34,16 @@ class GluePackage:
     entries: tuple[str, ...]
 
 
-def package_entries() -> dict[str, bytes]:
-    """Archive name -> content: every module of ``glue_jobs`` and the split CSVs."""
+def package_entries(settings: Settings | None = None) -> dict[str, bytes]:
+    """Archive name -> content: every module of ``glue_jobs`` and each pipeline's split
+    CSVs (``settings``: the profile deployed, default the active one)."""
     entries = {
         f"glue_jobs/{path.relative_to(GLUE_JOBS_DIR).as_posix()}": path.read_bytes()
         for path in sorted(GLUE_JOBS_DIR.rglob("*.py"))
         if "__pycache__" not in path.parts
     }
-    for source, csv_path in split_csv_paths().items():
-        entries[f"glue_jobs/{PACKAGED_CSV.format(source=source)}"] = csv_path.read_bytes()
+    for name, csv_path in packaged_split_csvs(settings or load_settings()).items():
+        entries[f"glue_jobs/{name}"] = csv_path.read_bytes()
     return entries
 
 
@@ -56,10 +58,10 @@ def zip_bytes(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def build_package(out_dir: Path) -> GluePackage:
+def build_package(out_dir: Path, settings: Settings | None = None) -> GluePackage:
     """Write ``glue_jobs-<sha12>.zip``, the entry scripts and ``package.json`` into
     ``out_dir`` (older zips there are removed)."""
-    entries = package_entries()
+    entries = package_entries(settings)
     data = zip_bytes(entries)
     sha = hashlib.sha256(data).hexdigest()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,9 @@
 The asset computes the definition (columns, location, partitions, properties); this
 manager is the only place that writes it, so every table is published the same way.
 A :class:`Publication` also carries reader markers (``metadata/snapshot_dt.txt``),
-written only once the table points at the new data. ``load_input`` returns the
-catalog's :class:`TableInfo` for downstream tables.
+written only once the table points at the new data; a :class:`PartitionGroup` publishes
+one snapshot of a history table, leaving its other snapshots as they are. ``load_input``
+returns the catalog's :class:`TableInfo` for downstream tables.
 """
 
 # no ``from __future__ import annotations``: Dagster reads the ResourceDependency
@@ -15,7 +16,7 @@ import dagster as dg
 
 from flywheel_assets.platform import Platform
 from flywheel_assets.ports.catalog import TableDefinition, TableInfo
-from flywheel_assets.publishing import Publication
+from flywheel_assets.publishing import PartitionGroup, Publication
 
 
 class CatalogTableIOManager(dg.ConfigurableIOManager):
@@ -24,14 +25,20 @@ class CatalogTableIOManager(dg.ConfigurableIOManager):
     platform: dg.ResourceDependency[Platform]
 
     def handle_output(
-        self, context: dg.OutputContext, obj: TableDefinition | Publication | None
+        self,
+        context: dg.OutputContext,
+        obj: TableDefinition | Publication | PartitionGroup | None,
     ) -> None:
         if obj is None:
             return
         markers: dict[str, str] = {}
         if isinstance(obj, Publication):
             obj, markers = obj.definition, obj.markers
-        if obj.partition_keys and self.platform.settings.partition_registration == "msck":
+        if isinstance(obj, PartitionGroup):
+            # always through the catalog API: MSCK cannot map build=<id>/ folders to groups
+            self.platform.catalog.publish_partition_group(obj.definition, obj.leading)
+            obj = obj.definition
+        elif obj.partition_keys and self.platform.settings.partition_registration == "msck":
             # the reference's way: repoint, then let MSCK REPAIR discover the partitions
             self.platform.catalog.publish_table(replace(obj, partitions={}))
             self.platform.sql.msck_repair(obj.database, obj.name)

@@ -62,8 +62,10 @@ class LakeDatasetIOManager(dg.ConfigurableIOManager):
     platform: dg.ResourceDependency[Platform]
 
     def _table(self, key: dg.AssetKey) -> tuple[str, TableSpec]:
+        """``split_part/ibe_01_a`` -> the table in the registry of the pipeline that
+        ``split_part`` (or ``split_cluster``) feeds."""
         kind, slug = key.path[0], key.path[-1]
-        return kind, self.platform.registry.get(slug)
+        return kind, self.platform.registries.of(kind).get(slug)
 
     def handle_output(self, context: dg.OutputContext, obj: SplitFrame | None) -> None:
         if obj is None:  # materialized remotely (Glue via Pipes); nothing to write here

@@ -76,11 +76,30 @@ class CatalogPort(ABC):
 
     @abstractmethod
     def list_partitions(self, database: str, name: str) -> dict[str, str]:
-        """Registered partitions of a single-key table: value -> location."""
+        """Registered partitions: value -> location. A table with two partition keys
+        (``part_*_history``) answers the values joined by ``/`` in key order
+        (``2025-01-15/3``)."""
 
     @abstractmethod
     def add_partitions(self, database: str, name: str, partitions: dict[str, str]) -> None:
         """Register partitions (value -> location), in batches of at most 100."""
+
+    @abstractmethod
+    def publish_partition_group(self, table: TableDefinition, leading: str) -> None:
+        """Publish one group of a table partitioned by two keys (``part_*_history``:
+        ``snapshot_dt``, ``id_bucket``), without rewriting the others.
+
+        Creates the table or updates it in place (schema, location, comment,
+        parameters); then the partitions whose first value is ``leading`` become exactly
+        ``table.partitions`` (second value -> location): new ones created, moved ones
+        repointed, the rest of the group removed, in batches of at most 100. Partitions
+        of other first values are not changed (and on Glue not even read).
+        """
+
+    @abstractmethod
+    def drop_partition_group(self, database: str, name: str, leading: str) -> int:
+        """Remove the partitions whose first value is ``leading`` (batches within the
+        service's limits); how many there were. A missing table has none."""
 
     @abstractmethod
     def drop_table(self, database: str, name: str) -> None: ...
@@ -88,3 +107,15 @@ class CatalogPort(ABC):
 
 def chunked(items: Sequence, size: int = PARTITION_BATCH_SIZE) -> list[Sequence]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def require_group_key(table: TableDefinition | TableInfo, leading: str) -> None:
+    """A partition group needs a table with exactly two partition keys and a plain
+    leading value (it is quoted into a Glue expression and Hive DDL)."""
+    if len(table.partition_keys) != 2:
+        raise ValueError(
+            f"{table.database}.{table.name}: partition groups need two partition keys, got "
+            f"{[c.name for c in table.partition_keys]}"
+        )
+    if not leading or any(c in leading for c in "'\\/"):
+        raise ValueError(f"{table.database}.{table.name}: bad partition value {leading!r}")

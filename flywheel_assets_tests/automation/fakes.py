@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flywheel_assets.ports.alerts import AlertsPort
 from flywheel_assets.ports.catalog import CatalogPort, Column, TableDefinition, TableInfo
@@ -58,6 +58,24 @@ class FakeCatalog(CatalogPort):
 
     def add_partitions(self, database: str, name: str, partitions: dict[str, str]) -> None:
         raise NotImplementedError
+
+    def publish_partition_group(self, table: TableDefinition, leading: str) -> None:
+        """Partitions kept as ``<leading>/<value>`` (how list_partitions answers)."""
+        current = self.tables.get((table.database, table.name))
+        kept = {
+            k: v
+            for k, v in (current.partitions if current else {}).items()
+            if not k.startswith(f"{leading}/")
+        }
+        group = {f"{leading}/{b}": loc for b, loc in table.partitions.items()}
+        self.tables[(table.database, table.name)] = replace(table, partitions={**kept, **group})
+
+    def drop_partition_group(self, database: str, name: str, leading: str) -> int:
+        table = self.tables.get((database, name))
+        group = [k for k in (table.partitions if table else {}) if k.startswith(f"{leading}/")]
+        for key in group:
+            del table.partitions[key]  # type: ignore[union-attr]
+        return len(group)
 
     def drop_table(self, database: str, name: str) -> None:
         self.tables.pop((database, name), None)

@@ -366,6 +366,12 @@ class FakeCatalog(CatalogPort):
     def add_partitions(self, database: str, name: str, partitions: dict[str, str]) -> None:
         self.tables[(database, name)].partitions.update(partitions)
 
+    def publish_partition_group(self, table: TableDefinition, leading: str) -> None:
+        raise NotImplementedError("history tables are not part of the Clean Rooms tests")
+
+    def drop_partition_group(self, database: str, name: str, leading: str) -> int:
+        raise NotImplementedError("history tables are not part of the Clean Rooms tests")
+
     def drop_table(self, database: str, name: str) -> None:
         self.tables.pop((database, name), None)
 

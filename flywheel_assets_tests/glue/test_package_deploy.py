@@ -22,7 +22,7 @@ from botocore.stub import Stubber
 
 from flywheel_assets import cli
 from flywheel_assets.adapters.aws_clients import aws_client
-from flywheel_assets.config.registry import load_registry
+from flywheel_assets.config.registry import load_registries
 from flywheel_assets.deploy import apply
 from flywheel_assets.deploy.apply import deploy_glue_jobs
 from flywheel_assets.deploy.jobs import SPLIT_JOBS, job_definition, library_key, script_key
@@ -52,9 +52,10 @@ from glue_jobs.job_plan import read_split_csv
 from glue_jobs.transforms import target_file_count
 
 registry = {}
-for source in ("infobase_attributes", "addressable_ids"):
-    origin, text = read_split_csv("_NONE_", source, None)
-    registry[source] = [t.name for t in build_registry([(source, origin, text)])]
+for kind in ("split_part", "split_cluster"):
+    for source in ("infobase_attributes", "addressable_ids"):
+        origin, text = read_split_csv("_NONE_", kind, source, None)
+        registry[f"{kind}/{source}"] = [t.name for t in build_registry([(source, origin, text)])]
 print(json.dumps({
     "glue_jobs": glue_jobs.__file__,
     "runtime": sys.modules["glue_jobs.runtime"].__file__,
@@ -74,8 +75,10 @@ def test_package_is_reproducible_and_runs_from_the_zip_without_dagster(tmp_path:
         "glue_jobs/transforms.py",
         "glue_jobs/runtime.py",
         "glue_jobs/split_and_part_job.py",
-        "glue_jobs/split_csvs/infobase_attributes.csv",
-        "glue_jobs/split_csvs/addressable_ids.csv",
+        "glue_jobs/split_csvs/split_part/infobase_attributes.csv",
+        "glue_jobs/split_csvs/split_part/addressable_ids.csv",
+        "glue_jobs/split_csvs/split_cluster/infobase_attributes.csv",
+        "glue_jobs/split_csvs/split_cluster/addressable_ids.csv",
     } <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert sorted(json.loads((out / "package.json").read_text())["scripts"]) == [
@@ -99,9 +102,11 @@ def test_package_is_reproducible_and_runs_from_the_zip_without_dagster(tmp_path:
     assert found["glue_jobs"].startswith(str(zip_path) + "/")
     assert found["runtime"].startswith(str(zip_path) + "/")
     assert found["files"] == [1, 6, 256]
-    packaged = load_registry()
-    for source, names in found["registry"].items():
-        assert names == [t.name for t in packaged.for_source(source)]
+    registries = load_registries()
+    assert len(found["registry"]) == 4
+    for kind_source, names in found["registry"].items():
+        kind, source = kind_source.split("/")
+        assert names == [t.name for t in registries.of(kind).for_source(source)]
 
 
 def recording_clients(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:

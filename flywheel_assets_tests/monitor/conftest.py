@@ -38,7 +38,8 @@ TABLES = ("ibe_01_a", "ibe_02_a", "addressable_ids")
 # split_part -> part_* (with audits and monitor checks) and split_cluster -> ext_* (the
 # count source); not the bucketed CTAS or the Clean Rooms views, which add nothing here
 PIPELINE = " or ".join(
-    ["key:split_part/*", "key:split_cluster/*", "key:ext_*"] + [f"key:part_{t}" for t in TABLES]
+    ["key:split_part/*", "key:compacted/addressable_ids", "key:split_cluster/*", "key:ext_*"]
+    + [f"key:part_{t}" for t in TABLES]
 )
 NOW = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 
