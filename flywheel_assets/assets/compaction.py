@@ -27,7 +27,7 @@ from flywheel_assets import layout
 from flywheel_assets.assets.raw_tables import COMPACTED_GROUP, build_raw_table_assets
 from flywheel_assets.assets.split import checked_snapshot, raw_snapshot
 from flywheel_assets.builds import UnauditedBuildError, new_build_id
-from flywheel_assets.checks.asset_checks import check_result
+from flywheel_assets.checks.asset_checks import check_result, snapshot_check_specs
 from flywheel_assets.checks.compaction_audit import (
     COMPACTION_CHECKS,
     DESCRIPTIONS,
@@ -126,16 +126,7 @@ def build_compaction_asset(source: str) -> dg.AssetsDefinition:
 
 def build_compaction_check(source: str) -> dg.AssetChecksDefinition:
     key = compacted_key(source)
-    specs = [
-        dg.AssetCheckSpec(
-            name,
-            asset=key,
-            description=DESCRIPTIONS[name],
-            partitions_def=SNAPSHOT_PARTITIONS,
-            blocking=True,
-        )
-        for name in COMPACTION_CHECKS
-    ]
+    specs = snapshot_check_specs(key, COMPACTION_CHECKS, DESCRIPTIONS, blocking=True)
 
     @dg.multi_asset_check(
         name=f"audit_compacted_{source}",

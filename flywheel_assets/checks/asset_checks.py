@@ -15,7 +15,7 @@ catalog read, one listing and one SQL statement serve all of them.
 """
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import dagster as dg
 from dagster import AssetCheckExecutionContext
@@ -132,22 +132,40 @@ def _count_source_deps(table: TableSpec, settings: Settings) -> list[dg.AssetKey
     return [ext_key(table)] if settings.compare_source_type == "ext" and same_db else []
 
 
+def snapshot_check_specs(
+    key: dg.AssetKey,
+    names: Iterable[str],
+    descriptions: Mapping[str, str],
+    *,
+    blocking: bool = False,
+    additional_deps: Callable[[str], Sequence[dg.AssetKey]] = lambda name: (),
+) -> list[dg.AssetCheckSpec]:
+    """One spec per check name on ``key``, partitioned by snapshot like the asset."""
+    return [
+        dg.AssetCheckSpec(
+            name,
+            asset=key,
+            description=descriptions[name],
+            partitions_def=SNAPSHOT_PARTITIONS,
+            blocking=blocking,
+            additional_deps=additional_deps(name),
+        )
+        for name in names
+    ]
+
+
 def build_monitor_check(
     table: TableSpec, settings: Settings, clock: Clock
 ) -> dg.AssetChecksDefinition:
     key = part_key(table)
-    specs = [
-        dg.AssetCheckSpec(
-            name,
-            asset=key,
-            description=DESCRIPTIONS[name],
-            partitions_def=SNAPSHOT_PARTITIONS,
-            additional_deps=_count_source_deps(table, settings)
-            if name == rules.CHECK_COUNT
-            else (),
-        )
-        for name in monitor_check_names(settings)
-    ]
+    specs = snapshot_check_specs(
+        key,
+        monitor_check_names(settings),
+        DESCRIPTIONS,
+        additional_deps=lambda name: (
+            _count_source_deps(table, settings) if name == rules.CHECK_COUNT else ()
+        ),
+    )
 
     @dg.multi_asset_check(
         name=f"monitor_{table.part_table}",
@@ -168,16 +186,7 @@ def build_monitor_check(
 def build_audit_check(
     kind: str, table: TableSpec, key: dg.AssetKey, serves: str
 ) -> dg.AssetChecksDefinition:
-    specs = [
-        dg.AssetCheckSpec(
-            name,
-            asset=key,
-            description=AUDIT_DESCRIPTIONS[name],
-            partitions_def=SNAPSHOT_PARTITIONS,
-            blocking=True,
-        )
-        for name in audit_checks(kind)
-    ]
+    specs = snapshot_check_specs(key, audit_checks(kind), AUDIT_DESCRIPTIONS, blocking=True)
 
     @dg.multi_asset_check(
         name=f"audit_{kind}_{table.slug}",
