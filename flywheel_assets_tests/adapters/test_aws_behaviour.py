@@ -35,10 +35,11 @@ from flywheel_assets.cleanrooms.apply import ApplyError, apply_plan
 from flywheel_assets.cleanrooms.desired import CleanroomsConfig, desired_configured_tables
 from flywheel_assets.cleanrooms.plan_cleanrooms import plan_cleanrooms
 from flywheel_assets.cleanrooms.state import CleanroomsActual as Actual
+from flywheel_assets.compaction import compaction_job
 from flywheel_assets.config.registry import load_registry
 from flywheel_assets.deploy import apply
 from flywheel_assets.deploy.apply import deploy_glue_jobs
-from flywheel_assets.deploy.jobs import SPLIT_JOBS, job_definition, library_key
+from flywheel_assets.deploy.jobs import DEPLOYED_JOBS, job_definition, library_key
 from flywheel_assets.deploy.package import build_package
 from flywheel_assets.ports.catalog import Column, TableDefinition
 from flywheel_assets_tests.adapters.test_aws_contract import AWS_MODULES
@@ -202,7 +203,8 @@ def test_a_job_created_by_a_concurrent_deploy_converges(
     tmp_path: Path, aws_contract: ContractRecorder
 ) -> None:
     """GetJob: missing; CreateJob: AlreadyExists; so GetJob again and UpdateJob what
-    differs. Every deploy operation, each request checked by the contract."""
+    differs. Every deploy operation, each request checked by the contract; the race is
+    on a compaction job (the other one is created), the split jobs are unchanged."""
     settings = make_settings(tmp_path / "home", env="dev")
     package = build_package(tmp_path / "build")
     session = boto3.session.Session(
@@ -211,8 +213,11 @@ def test_a_job_created_by_a_concurrent_deploy_converges(
     glue, s3 = session.client("glue"), session.client("s3")
     bucket = settings.glue_assets_bucket
     library = f"s3://{bucket}/{library_key(package.zip_path.name)}"
-    jobs = {job.name(settings): job_definition(settings, job, library) for job in SPLIT_JOBS}
-    raced, created, *same = list(jobs)
+    jobs = {job.name(settings): job_definition(settings, job, library) for job in DEPLOYED_JOBS}
+    raced = compaction_job("infobase_attributes").name(settings)
+    created = compaction_job("addressable_ids").name(settings)
+    same = [name for name in jobs if name not in (raced, created)]
+    assert len(same) == 4 and jobs[raced]["NumberOfWorkers"] == 24
     mark = aws_contract.mark()
     with Stubber(s3) as s3_stub, Stubber(glue) as glue_stub:
         # a new zip to upload; the entry scripts are in S3 already
@@ -221,17 +226,22 @@ def test_a_job_created_by_a_concurrent_deploy_converges(
         for _, path in sorted(package.scripts.items()):
             digest = apply._sha256(path.read_bytes())
             s3_stub.add_response("head_object", {"Metadata": {"sha256": digest}})
-        glue_stub.add_client_error("get_job", "EntityNotFoundException", {"JobName": raced})
-        glue_stub.add_client_error("create_job", "AlreadyExistsException")
-        other = {**jobs[raced], "NumberOfWorkers": 1}  # what the other deploy wrote
-        glue_stub.add_response("get_job", {"Job": {"Name": raced, **other}}, {"JobName": raced})
-        glue_stub.add_response(
-            "update_job", {"JobName": raced}, {"JobName": raced, "JobUpdate": jobs[raced]}
-        )
-        glue_stub.add_client_error("get_job", "EntityNotFoundException", {"JobName": created})
-        glue_stub.add_response("create_job", {"Name": created}, {"Name": created, **jobs[created]})
-        for name in same:
-            glue_stub.add_response("get_job", {"Job": {"Name": name, **jobs[name]}})
+        for name in jobs:  # in the order deploy goes through them
+            if name == raced:
+                glue_stub.add_client_error("get_job", "EntityNotFoundException", {"JobName": name})
+                glue_stub.add_client_error("create_job", "AlreadyExistsException")
+                other = {**jobs[name], "NumberOfWorkers": 1}  # what the other deploy wrote
+                glue_stub.add_response(
+                    "get_job", {"Job": {"Name": name, **other}}, {"JobName": name}
+                )
+                glue_stub.add_response(
+                    "update_job", {"JobName": name}, {"JobName": name, "JobUpdate": jobs[name]}
+                )
+            elif name == created:
+                glue_stub.add_client_error("get_job", "EntityNotFoundException", {"JobName": name})
+                glue_stub.add_response("create_job", {"Name": name}, {"Name": name, **jobs[name]})
+            else:
+                glue_stub.add_response("get_job", {"Job": {"Name": name, **jobs[name]}})
 
         report = deploy_glue_jobs(settings, package, glue=glue, s3=s3, log=lambda _: None)
 

@@ -14,9 +14,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.retries.standard import ExponentialBackoff
 from botocore.stub import Stubber
-from moto import mock_aws
 
-from flywheel_assets.adapters.aws_clients import aws_client
 from flywheel_assets.adapters.glue_catalog import (
     GlueCatalog,
     GlueCatalogError,
@@ -29,36 +27,14 @@ from flywheel_assets.ports.catalog import (
     Column,
     TableDefinition,
 )
+from flywheel_assets_tests.adapters.conftest import DB, REGION
 
-REGION = "us-east-1"
-DB = "omc_flywheel_test"
 ROOT = "s3://omc-flywheel-data-us-east-1-test/omc_cleanroom_data/split_part/part_ibe_01"
 COLUMNS = (Column("customer_user_id", "string"), Column("age", "int"))
 ID_BUCKET = (Column("id_bucket", "int"),)
 BATCH_OPERATIONS = ("BatchCreatePartition", "BatchUpdatePartition", "BatchDeletePartition")
 
-
-@pytest.fixture
-def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_GLUE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-
-
-@pytest.fixture
-def glue(fake_credentials: None) -> Iterator[Any]:
-    with mock_aws():
-        yield aws_client("glue", REGION)
-
-
-@pytest.fixture
-def catalog(glue: Any) -> GlueCatalog:
-    catalog = GlueCatalog(REGION, client=glue)
-    catalog.ensure_database(DB)
-    return catalog
+# fixtures ``fake_credentials``, ``glue`` (moto) and ``catalog``: adapters/conftest.py
 
 
 def record_calls(client: Any, *operations: str) -> dict[str, list[dict[str, Any]]]:

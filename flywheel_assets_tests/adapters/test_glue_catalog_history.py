@@ -7,20 +7,16 @@ request against the Glue service model, batch sizes included.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
-from flywheel_assets.adapters.aws_clients import aws_client
 from flywheel_assets.adapters.glue_catalog import GlueCatalog
 from flywheel_assets.ports.catalog import Column, TableDefinition
 from flywheel_assets_tests.adapters.test_glue_catalog import (
     BATCH_OPERATIONS,
     COLUMNS,
     DB,
-    REGION,
     ROOT,
     record_calls,
 )
@@ -28,24 +24,6 @@ from flywheel_assets_tests.adapters.test_glue_catalog import (
 HISTORY = "part_ibe_01_history"
 KEYS = (Column("snapshot_dt", "string"), Column("id_bucket", "int"))
 A, B = "2025-01-15", "2025-02-15"
-
-
-@pytest.fixture
-def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_GLUE"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        yield aws_client("glue", REGION)
-
-
-@pytest.fixture
-def catalog(glue: Any) -> GlueCatalog:
-    catalog = GlueCatalog(REGION, client=glue)
-    catalog.ensure_database(DB)
-    return catalog
 
 
 def month(

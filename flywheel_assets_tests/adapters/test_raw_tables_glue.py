@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,8 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from moto import mock_aws
 
 from flywheel_assets import layout
-from flywheel_assets.adapters.aws_clients import aws_client
 from flywheel_assets.adapters.glue_catalog import GlueCatalog
 from flywheel_assets.builds import AUDIT_NAME
 from flywheel_assets.definitions import build_definitions
@@ -35,17 +32,6 @@ RAW, COMPACTED = "addressable_raw_input", "addressable_ids_compaction_cr"
 CALLS = ("CreateTable", "UpdateTable", "BatchCreatePartition", "BatchUpdatePartition",
          "BatchDeletePartition")  # fmt: skip
 BUILD = "20250101T000000Z-seeded"
-
-
-@pytest.fixture
-def glue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_GLUE"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        yield aws_client("glue", REGION)
 
 
 @pytest.fixture
