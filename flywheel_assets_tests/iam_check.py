@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -205,9 +206,19 @@ def requests(call: AwsCall, region: str, account: str) -> list[Request]:
 def denied(
     policy: dict[str, Any], calls: Iterable[AwsCall], region: str, account: str
 ) -> list[str]:
-    """Every request of ``calls`` the policy does not allow, described once."""
+    """Every request of ``calls`` the policy does not allow, described once.
+
+    Athena authorizes ``GetQueryExecution``/``GetQueryResults`` against the workgroup the
+    query ran in, which those requests do not carry: the workgroup of the latest
+    ``StartQueryExecution`` before them stands in (``primary`` when there is none)."""
     missing: dict[str, None] = {}
+    workgroup = "primary"
     for call in calls:
+        if call.service == "athena":
+            if "WorkGroup" in call.params:
+                workgroup = call.params["WorkGroup"]
+            else:
+                call = replace(call, params={**call.params, "WorkGroup": workgroup})
         for action, resource, context in requests(call, region, account):
             if not allows(policy, action, resource, context):
                 detail = f" {context}" if context else ""

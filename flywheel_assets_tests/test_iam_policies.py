@@ -28,10 +28,11 @@ import pytest
 from botocore import xform_name
 
 from flywheel_assets.cleanrooms.desired import CleanroomsConfig, desired_configured_tables
+from flywheel_assets.compaction import COMPACTION_JOBS
 from flywheel_assets.config.registry import load_registry
 from flywheel_assets.config.settings import Settings, load_settings
 from flywheel_assets.deploy import iam, names
-from flywheel_assets.deploy.jobs import SPLIT_JOBS
+from flywheel_assets.deploy.jobs import DEPLOYED_JOBS
 from flywheel_assets_tests.aws_calls import AwsCall
 from flywheel_assets_tests.iam_check import allows, denied, matches
 
@@ -269,7 +270,7 @@ def allowed_prefixes(settings: Settings, account: str) -> list[str]:
         f"arn:aws:glue:{where}:catalog",
         f"arn:aws:glue:{where}:database/{settings.glue_database}",
         f"arn:aws:glue:{where}:table/{settings.glue_database}/",
-        *(f"arn:aws:glue:{where}:job/{job.name(settings)}" for job in SPLIT_JOBS),
+        *(f"arn:aws:glue:{where}:job/{job.name(settings)}" for job in DEPLOYED_JOBS),
         f"arn:aws:logs:{where}:log-group:/aws-glue/",
         f"arn:aws:athena:{where}:workgroup/{settings.athena_workgroup}",
         settings.sns_topic_arn or f"arn:aws:sns:{where}:{names.topic_name(settings)}",
@@ -370,7 +371,7 @@ def test_the_glue_job_writes_splits_but_not_raw_nor_the_catalog():
 
 def test_the_code_location_runs_only_the_projects_jobs_and_passes_roles_only_to_clean_rooms():
     s = settings_of("dev")
-    own = AwsCall("dagster", "glue", "StartJobRun", {"JobName": SPLIT_JOBS[0].name(s)})
+    own = AwsCall("dagster", "glue", "StartJobRun", {"JobName": DEPLOYED_JOBS[0].name(s)})
     other = AwsCall("dagster", "glue", "StartJobRun", {"JobName": "someone-elses-job"})
     assert check("dagster", own) == [] and check("dagster", other)
     association = {
@@ -388,6 +389,50 @@ def test_the_code_location_runs_only_the_projects_jobs_and_passes_roles_only_to_
     assert check("deployer", job) == []
     drop = AwsCall("dagster", "glue", "DeleteTable", {"DatabaseName": "another_db", "Name": "t"})
     assert check("dagster", drop)
+
+
+def test_the_compaction_jobs_and_their_builds_are_allowed_to_the_roles_that_use_them():
+    """The deployer creates the two compaction jobs, Dagster runs them and audits, reads
+    and retires their builds; the Glue job writes them and the bucketed split reads the
+    compacted addressable ids. Nothing more: the reader never sees them, the Glue job
+    still writes no raw."""
+    s = settings_of("dev")
+    build = "snapshot_dt=2025-01-15/build=20250115T000000Z-1a2b3c4d/"
+    for job in COMPACTION_JOBS:
+        name = job.name(s)
+        for operation, params in (
+            ("GetJob", {"JobName": name}),
+            ("CreateJob", {"Name": name, "Role": s.glue_role}),
+            ("UpdateJob", {"JobName": name, "JobUpdate": {"Role": s.glue_role}}),
+        ):
+            call = AwsCall("deployer", "glue", operation, params)
+            assert check("deployer", call) == [], operation
+        for operation in ("StartJobRun", "GetJobRun", "BatchStopJobRun"):
+            call = AwsCall("dagster", "glue", operation, {"JobName": name})
+            assert check("dagster", call) == [], operation
+        prefix = s.compaction_prefix(job.source)
+        listing = {"Bucket": s.data_bucket, "Prefix": prefix + "snapshot_dt=2025-01-15/"}
+        for role in ("dagster", "glue_job"):
+            assert check(role, AwsCall(role, "s3", "ListObjectsV2", listing)) == [], role
+        for key in (build + "_flywheel_audit.json", build + "_manifest.json", build + "x.parquet"):
+            target = {"Bucket": s.data_bucket, "Key": prefix + key}
+            for operation in ("GetObject", "PutObject", "DeleteObject"):
+                for role in ("dagster", "glue_job"):
+                    call = AwsCall(role, "s3", operation, target)
+                    assert check(role, call) == [], (role, operation, key)
+            assert check("cleanrooms_reader", AwsCall("x", "s3", "GetObject", target))
+    # the bucketed split (Glue job role) reads the compacted addressable ids
+    compacted = s.compaction_prefix("addressable_ids") + build + "part-0.parquet"
+    read = AwsCall("glue_job", "s3", "GetObject", {"Bucket": s.data_bucket, "Key": compacted})
+    assert check("glue_job", read) == []
+    # the Dagster role only records audits there: the data is the Glue job's to write
+    upload = {"Bucket": s.data_bucket, "Key": compacted, "UploadId": "u"}
+    assert check("dagster", AwsCall("dagster", "s3", "AbortMultipartUpload", upload))
+    assert check("glue_job", AwsCall("glue_job", "s3", "AbortMultipartUpload", upload)) == []
+    raw = {"Bucket": s.data_bucket, "Key": s.raw_addressable_prefix + "snapshot_dt=2025-01-15/a"}
+    assert check("glue_job", AwsCall("glue_job", "s3", "PutObject", raw))
+    other = AwsCall("dagster", "glue", "StartJobRun", {"JobName": "other-compaction"})
+    assert check("dagster", other)
 
 
 def test_the_clean_rooms_reader_reads_the_published_tables_and_nothing_else():

@@ -1,4 +1,5 @@
-"""``flywheel glue deploy``: upload the package, then create or update the Glue jobs.
+"""``flywheel glue deploy``: upload the package, then create or update the Glue jobs (the
+split and compaction jobs of ``deploy/jobs.py``'s ``DEPLOYED_JOBS``).
 
 Idempotent: an artifact is uploaded only when S3 lacks that exact content (the zip is
 content-addressed, a script carries its sha256 in the object metadata), and a job is
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 from flywheel_assets.adapters.aws_clients import aws_client
 from flywheel_assets.config.settings import Settings
 from flywheel_assets.deploy.jobs import (
-    SPLIT_JOBS,
+    DEPLOYED_JOBS,
     assets_uri,
     job_definition,
     library_key,
@@ -132,7 +133,7 @@ def deploy_glue_jobs(
         if upload_if_changed(s3, bucket, key, data, content_type, dry_run):
             report.uploaded.append(assets_uri(settings, key))
 
-    for job in SPLIT_JOBS:
+    for job in DEPLOYED_JOBS:
         name = job.name(settings)
         desired = job_definition(settings, job, assets_uri(settings, library))
         try:

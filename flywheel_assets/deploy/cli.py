@@ -36,7 +36,9 @@ def cmd_glue_deploy(args: argparse.Namespace) -> int:
 
 def add_glue_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``glue package`` and ``glue deploy`` on the top-level subparsers."""
-    glue = sub.add_parser("glue", help="package and deploy the Glue split jobs (dev/prod)")
+    glue = sub.add_parser(
+        "glue", help="package and deploy the Glue split and compaction jobs (dev/prod)"
+    )
     commands = glue.add_subparsers(dest="glue_command", required=True)
 
     p = commands.add_parser("package", help="build the --extra-py-files zip and entry scripts")

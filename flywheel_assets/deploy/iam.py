@@ -12,11 +12,14 @@ request's resource ARN as well).
 
 Principals (``ROLES``):
 
-* ``glue_job``: the Glue split jobs' role (``glue_role``): reads raw snapshots and its
-  code, writes the split datasets, Pipes messages, logs and metrics. No catalog access:
-  the job never touches the Glue Data Catalog (Dagster publishes).
+* ``glue_job``: the Glue split and compaction jobs' role (``glue_role``): reads raw
+  snapshots and its code, writes the split datasets and the compacted builds (and reads
+  the compacted addressable ids, the bucketed split's input), Pipes messages, logs and
+  metrics. No catalog access: the job never touches the Glue Data Catalog (Dagster
+  publishes).
 * ``dagster``: the code location's role (ECS task role / Kubernetes service account):
-  starts and watches the Glue runs, reads what they wrote, publishes the catalog, runs
+  starts and watches the Glue runs, reads what they wrote (and audits, publishes and
+  retires the compacted builds), publishes the catalog, runs
   Athena (and through Athena, which acts with the caller's permissions, reads the tables'
   data and writes the CTAS output and query results), alerts, reconciles Clean Rooms and
   Entity Resolution.
@@ -48,7 +51,7 @@ from typing import Any
 from flywheel_assets.cleanrooms.desired import ID_NAMESPACE_PREFIX, SCHEMA_MAPPING_PREFIX
 from flywheel_assets.config.settings import PROFILES, Settings, load_settings
 from flywheel_assets.deploy import names
-from flywheel_assets.deploy.jobs import ARTIFACT_PREFIX, PIPES_PREFIX, SPLIT_JOBS
+from flywheel_assets.deploy.jobs import ARTIFACT_PREFIX, DEPLOYED_JOBS, PIPES_PREFIX
 
 ROLES = ("glue_job", "dagster", "cleanrooms_reader", "deployer")
 TITLES = {
@@ -215,7 +218,8 @@ class Arns:
         )
 
     def jobs(self) -> tuple[str, ...]:
-        return tuple(self.glue(f"job/{job.name(self.settings)}") for job in SPLIT_JOBS)
+        """The deployed Glue jobs: the four split and the two compaction jobs."""
+        return tuple(self.glue(f"job/{job.name(self.settings)}") for job in DEPLOYED_JOBS)
 
     def log_group(self, name: str) -> str:
         return f"arn:aws:logs:{self.where}:log-group:{name}"
@@ -269,6 +273,11 @@ def results_location(settings: Settings) -> tuple[str, str]:
     return bucket, _folder(prefix)
 
 
+def compaction_prefixes(settings: Settings) -> tuple[str, ...]:
+    """Where ``compacted/<source>`` builds lie (the reference's ``*_compaction_cr``)."""
+    return (settings.compaction_infobase_prefix, settings.compaction_addressable_prefix)
+
+
 def published_prefixes(settings: Settings) -> tuple[str, ...]:
     """Where the tables readers use keep their data: ``part_*`` (and ``part_*_er``, the
     same files) under the split_part prefix, ``bucketed_*`` under the bucketed one."""
@@ -297,14 +306,16 @@ def _glue_job_data_grants(arns: Arns) -> list[Grant]:
     s = arns.settings
     raw = (s.raw_infobase_prefix, s.raw_addressable_prefix)
     splits = (s.split_part_prefix, s.split_cluster_prefix)
+    compacted = compaction_prefixes(s)
     return [
         Grant(
-            "ListRawAndSplits",
+            "ListRawSplitsAndCompactions",
             ("s3:ListBucket",),
             (arns.bucket(s.data_bucket),),
-            f"{SOURCES['glue_job_s3']} (snapshot folders, raw files, the raw marker); "
-            "Spark's S3A reading raw and writing the split directories",
-            _listing(raw + splits),
+            f"{SOURCES['glue_job_s3']} (snapshot folders, raw files, the raw marker, the "
+            "compacted build's manifest the bucketed split waits for); Spark's S3A reading "
+            "raw and compacted ids and writing the split and compaction directories",
+            _listing(raw + splits + compacted),
         ),
         Grant(
             "ReadRaw",
@@ -324,6 +335,21 @@ def _glue_job_data_grants(arns: Arns) -> list[Grant]:
             tuple(arns.data(p) for p in splits),
             "Spark's S3A writer and committer (multipart uploads, task files it removes); "
             f"{SOURCES['glue_job_s3']} (manifests, the reader marker of a hand-started run)",
+            by_aws=("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
+        ),
+        Grant(
+            "WriteCompactions",
+            (
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ),
+            tuple(arns.data(p) for p in compacted),
+            "the compaction jobs: Spark's S3A writer and committer, "
+            f"{SOURCES['glue_job_s3']} (the build's manifest); the bucketed split reading "
+            "the compacted addressable ids (Spark, the manifest)",
             by_aws=("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
         ),
         Grant(
@@ -391,10 +417,11 @@ def _split_run_grants(arns: Arns) -> list[Grant]:
     compute = SOURCES["glue_compute"]
     return [
         Grant(
-            "RunSplitJobs",
+            "RunGlueJobs",
             ("glue:StartJobRun", "glue:GetJobRun", "glue:BatchStopJobRun"),
             arns.jobs(),
-            f"{compute} (dagster-aws PipesGlueClient: start, poll, stop on termination)",
+            f"{compute} (dagster-aws PipesGlueClient: start, poll, stop on termination; "
+            "the split and compaction jobs)",
         ),
         Grant(
             "ReadGlueJobOutput",
@@ -419,6 +446,7 @@ def _lake_grants(arns: Arns) -> list[Grant]:
     s = arns.settings
     raw = (s.raw_infobase_prefix, s.raw_addressable_prefix)
     datasets = (s.split_part_prefix, s.split_cluster_prefix, s.bucketed_prefix)
+    compacted = compaction_prefixes(s)
     lake = SOURCES["s3_lake"]
     return [
         Grant(
@@ -427,12 +455,12 @@ def _lake_grants(arns: Arns) -> list[Grant]:
             (arns.bucket(s.data_bucket),),
             f"{lake} (snapshot folders, builds, manifests, retention); Athena listing a "
             "table's files for the caller",
-            _listing(raw + datasets),
+            _listing(raw + datasets + compacted),
         ),
         Grant(
             "ReadLake",
             ("s3:GetObject",),
-            tuple(arns.data(p) for p in raw + datasets),
+            tuple(arns.data(p) for p in raw + datasets + compacted),
             f"{lake} (raw footers, manifests, audit records, markers); Athena reading tables "
             "and audit relations for the caller",
         ),
@@ -448,6 +476,13 @@ def _lake_grants(arns: Arns) -> list[Grant]:
             f"{lake} (audit records and figures, reader markers, CTAS leftovers, retention); "
             "Athena writing the CTAS output for the caller",
             by_aws=("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
+        ),
+        Grant(
+            "WriteCompactionRecords",
+            ("s3:PutObject", "s3:DeleteObject"),
+            tuple(arns.data(p) for p in compacted),
+            f"{lake} (the compacted builds' audit records, retention of old builds); "
+            "the Glue compaction jobs write the data",
         ),
     ]
 

@@ -1,8 +1,10 @@
 """The Glue jobs Flywheel runs, their arguments and their job definitions.
 
-Of the reference's Glue jobs only the split steps need Spark at scale: four jobs, one
-per split kind and raw source, with the reference's names. The register, Athena CTAS
-and MSCK jobs became Dagster assets over the catalog and sql ports and are not deployed.
+Of the reference's Glue jobs only the split and compaction steps need Spark at scale:
+four split jobs, one per split kind and raw source, and two compaction jobs, one per raw
+source (:data:`flywheel_assets.compaction.COMPACTION_JOBS`), with the reference's names
+(:data:`DEPLOYED_JOBS`). The register, Athena CTAS and MSCK jobs became Dagster assets
+over the catalog and sql ports and are not deployed.
 
 The code location and ``flywheel glue deploy`` both read this module, so the job a
 Dagster run starts and the job that was deployed are described once.
@@ -16,7 +18,9 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from flywheel_assets import layout
+from flywheel_assets.compaction import COMPACTION_JOBS, CompactionJob
 from flywheel_assets.config.settings import Settings
+from glue_jobs.job_plan import NONE
 from glue_jobs.registry import TableSpec
 
 # keys below the Glue assets bucket
@@ -55,7 +59,18 @@ SPLIT_JOBS = (
     SplitJob("split_cluster", "infobase_attributes", "infobase-split-and-bucket", BUCKET_SCRIPT),
     SplitJob("split_cluster", "addressable_ids", "addressable-bucket", BUCKET_SCRIPT),
 )
-ENTRY_SCRIPTS = tuple(sorted({job.script for job in SPLIT_JOBS}))
+GlueJob = SplitJob | CompactionJob
+# what `flywheel glue deploy` creates, and the job names the IAM policies name
+DEPLOYED_JOBS: tuple[GlueJob, ...] = SPLIT_JOBS + COMPACTION_JOBS
+ENTRY_SCRIPTS = tuple(sorted({job.script for job in DEPLOYED_JOBS}))
+# the arguments Glue itself reads; every other default argument is one the script takes
+GLUE_ARGUMENTS = (
+    "--job-language",
+    "--enable-metrics",
+    "--TempDir",
+    "--extra-py-files",
+    "--additional-python-modules",
+)
 
 
 def split_job(kind: str, source: str) -> SplitJob:
@@ -108,28 +123,58 @@ def run_arguments(
     }
 
 
-def default_arguments(settings: Settings, job: SplitJob, library_uri: str) -> dict[str, str]:
-    """Defaults for a console run (``aws glue start-job-run --job-name ...``): the latest
-    snapshot, every table, the split CSV packaged in the zip."""
-    return {
+def console_arguments(settings: Settings, job: GlueJob) -> dict[str, str]:
+    """The script's arguments for a console run (``aws glue start-job-run --job-name
+    ...``): the latest snapshot and, for a split job, every table of the split CSV
+    packaged in the zip. Only arguments the job's script reads (``glue_jobs/job_plan.py``
+    ``OPTIONS``, ``glue_jobs/compaction_job.py`` ``OPTIONS``)."""
+    arguments = {
+        "--ENV": settings.env,
+        "--SOURCE": job.source,
+        "--SOURCE_PATH": job.source_path(settings),
+        "--TARGET_PATH": job.target_path(settings),
+        "--SNAPSHOT_DT": NONE,
+        "--SNAPSHOT_MARKER": settings.snapshot_marker,
+    }
+    if isinstance(job, SplitJob):
+        arguments |= {
+            "--CSV_FILE": NONE,
+            "--TABLES_FILTER": NONE,
+            "--BUCKET_COUNT": str(settings.bucket_count),
+        }
+    return arguments
+
+
+def default_arguments(settings: Settings, job: GlueJob, library_uri: str) -> dict[str, str]:
+    """The job's ``DefaultArguments``: Glue's (:data:`GLUE_ARGUMENTS`), then the
+    script's for a console run."""
+    glue = {
         "--job-language": "python",
         "--enable-metrics": "true",
         "--TempDir": assets_uri(settings, f"{ARTIFACT_PREFIX}temp/"),
         "--extra-py-files": library_uri,
         "--additional-python-modules": pipes_requirement(),
-        "--ENV": settings.env,
-        "--SOURCE": job.source,
-        "--SOURCE_PATH": job.source_path(settings),
-        "--TARGET_PATH": job.target_path(settings),
-        "--SNAPSHOT_DT": "_NONE_",
-        "--CSV_FILE": "_NONE_",
-        "--TABLES_FILTER": "_NONE_",
-        "--BUCKET_COUNT": str(settings.bucket_count),
-        "--SNAPSHOT_MARKER": settings.snapshot_marker,
+    }
+    return glue | console_arguments(settings, job)
+
+
+def capacity(settings: Settings, job: GlueJob) -> dict[str, Any]:
+    """Worker type, workers and timeout: a split job's from the profile, a compaction
+    job's its own (the reference's infrastructure overview: G.1X, 8 or 24, 600 minutes)."""
+    if isinstance(job, CompactionJob):
+        return {
+            "Timeout": job.timeout_minutes,
+            "WorkerType": job.worker_type,
+            "NumberOfWorkers": job.workers,
+        }
+    return {
+        "Timeout": settings.glue_timeout_minutes,
+        "WorkerType": settings.glue_worker_type,
+        "NumberOfWorkers": settings.glue_number_of_workers,
     }
 
 
-def job_definition(settings: Settings, job: SplitJob, library_uri: str) -> dict[str, Any]:
+def job_definition(settings: Settings, job: GlueJob, library_uri: str) -> dict[str, Any]:
     """The Glue ``JobUpdate`` (CreateJob takes the same plus ``Name``) from the profile."""
     return {
         "Description": (
@@ -145,9 +190,7 @@ def job_definition(settings: Settings, job: SplitJob, library_uri: str) -> dict[
         },
         "DefaultArguments": default_arguments(settings, job, library_uri),
         "MaxRetries": settings.glue_max_retries,
-        "Timeout": settings.glue_timeout_minutes,
         "GlueVersion": settings.glue_version,
-        "WorkerType": settings.glue_worker_type,
-        "NumberOfWorkers": settings.glue_number_of_workers,
+        **capacity(settings, job),
         "ExecutionClass": "STANDARD",
     }

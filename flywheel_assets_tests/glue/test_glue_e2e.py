@@ -448,6 +448,11 @@ def test_dev_bucketed_pipeline_on_glue_audits_publishes_ext_and_builds_bucketed_
         workdir=tmp_path / "athena",
         region=REGION,
     )
+    # the environment's own workgroup, as the storage stack creates it (flywheel infra)
+    clients("athena").create_work_group(
+        Name=settings.athena_workgroup,
+        Configuration={"ResultConfiguration": {"OutputLocation": settings.athena_results}},
+    )
     world.athena = AthenaSql(
         workgroup=settings.athena_workgroup,
         output_location=settings.athena_results,

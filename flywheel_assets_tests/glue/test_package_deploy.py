@@ -9,6 +9,7 @@ for the update path moto lacks (no UpdateJob), against botocore's Stubber.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import zipfile
@@ -22,14 +23,26 @@ from botocore.stub import Stubber
 
 from flywheel_assets import cli
 from flywheel_assets.adapters.aws_clients import aws_client
+from flywheel_assets.compaction import COMPACTION_JOBS, CompactionJob, compaction_job
 from flywheel_assets.config.registry import load_registries
+from flywheel_assets.config.settings import Settings
 from flywheel_assets.deploy import apply
 from flywheel_assets.deploy.apply import deploy_glue_jobs
-from flywheel_assets.deploy.jobs import SPLIT_JOBS, job_definition, library_key, script_key
+from flywheel_assets.deploy.jobs import (
+    DEPLOYED_JOBS,
+    GLUE_ARGUMENTS,
+    SPLIT_JOBS,
+    job_definition,
+    library_key,
+    script_key,
+)
 from flywheel_assets.deploy.package import build_package
 from flywheel_assets_tests.conftest import make_settings
 from flywheel_assets_tests.glue.conftest import REGION
 from flywheel_assets_tests.glue.helpers import record_operations
+from glue_jobs import compaction_job as compaction_script
+from glue_jobs import job_plan
+from glue_jobs.s3_objects import S3Objects
 
 # also run on Glue 5.0's pyspark 3.5 by `make test-glue-runtime`
 pytestmark = pytest.mark.glue_runtime
@@ -47,6 +60,7 @@ class NoDagster:
 sys.meta_path.insert(0, NoDagster())
 import dagster_pipes
 import glue_jobs, glue_jobs.split_and_part_job, glue_jobs.split_and_bucket_job
+import glue_jobs.compaction_job
 from glue_jobs.registry import build_registry
 from glue_jobs.job_plan import read_split_csv
 from glue_jobs.transforms import target_file_count
@@ -75,6 +89,8 @@ def test_package_is_reproducible_and_runs_from_the_zip_without_dagster(tmp_path:
         "glue_jobs/transforms.py",
         "glue_jobs/runtime.py",
         "glue_jobs/split_and_part_job.py",
+        "glue_jobs/compaction_job.py",
+        "glue_jobs/compaction.py",
         "glue_jobs/split_csvs/split_part/infobase_attributes.csv",
         "glue_jobs/split_csvs/split_part/addressable_ids.csv",
         "glue_jobs/split_csvs/split_cluster/infobase_attributes.csv",
@@ -82,6 +98,7 @@ def test_package_is_reproducible_and_runs_from_the_zip_without_dagster(tmp_path:
     } <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert sorted(json.loads((out / "package.json").read_text())["scripts"]) == [
+        "compaction_job.py",
         "split_and_bucket_job.py",
         "split_and_part_job.py",
     ]
@@ -137,9 +154,9 @@ def test_glue_deploy_twice_against_moto_changes_nothing_the_second_time(
 
     calls = recording_clients(monkeypatch)
     assert cli.main(["glue", "deploy", "--out", out]) == 0
-    assert calls["glue"].count("CreateJob") == 4 and "UpdateJob" not in calls["glue"]
-    assert calls["s3"].count("PutObject") == 3  # the zip and the two entry scripts
-    assert "4 of 4 Glue jobs changed, 3 artifacts uploaded" in capsys.readouterr().out
+    assert calls["glue"].count("CreateJob") == 6 and "UpdateJob" not in calls["glue"]
+    assert calls["s3"].count("PutObject") == 4  # the zip and the three entry scripts
+    assert "6 of 6 Glue jobs changed, 4 artifacts uploaded" in capsys.readouterr().out
 
     (zip_path,) = (tmp_path / "build").glob("glue_jobs-*.zip")
     library = f"s3://{settings.glue_assets_bucket}/{library_key(zip_path.name)}"
@@ -162,11 +179,100 @@ def test_glue_deploy_twice_against_moto_changes_nothing_the_second_time(
     bucket_job = glue.get_job(JobName="etl-omc-flywheel-dev-addressable-bucket")["Job"]
     assert bucket_job["Command"]["ScriptLocation"].endswith("/split_and_bucket_job.py")
 
+    # the compaction jobs: the reference's names and sizing, the split jobs' role,
+    # version, retries and concurrency, the compaction script and only its arguments
+    compaction = {
+        name: glue.get_job(JobName=name)["Job"]
+        for name in (
+            "etl-omc-flywheel-dev-addressable-ids-compaction",
+            "etl-omc-flywheel-dev-infobase-attributes-compaction",
+        )
+    }
+    assert set(compaction) == {j.name(settings) for j in COMPACTION_JOBS}
+    key = script_key("compaction_job.py")
+    for name, deployed in compaction.items():
+        assert (deployed["WorkerType"], deployed["Timeout"]) == ("G.1X", 600)
+        assert deployed["NumberOfWorkers"] == (8 if "addressable" in name else 24)
+        assert deployed["Role"] == job["Role"] and deployed["GlueVersion"] == "5.0"
+        assert deployed["MaxRetries"] == job["MaxRetries"] == 0
+        assert deployed["ExecutionProperty"] == job["ExecutionProperty"]
+        assert deployed["Command"]["Name"] == "glueetl"
+        assert deployed["Command"]["ScriptLocation"] == f"s3://{settings.glue_assets_bucket}/{key}"
+        assert deployed["DefaultArguments"]["--extra-py-files"] == library
+    body = s3.get_object(Bucket=settings.glue_assets_bucket, Key=key)["Body"].read()
+    assert body == (Path(compaction_script.__file__)).read_bytes()
+    source = "addressable_ids"
+    console = compaction[compaction_job(source).name(settings)]["DefaultArguments"]
+    assert {k: console[k] for k in ("--SOURCE", "--SNAPSHOT_DT", "--ENV")} == {
+        "--SOURCE": source,
+        "--SNAPSHOT_DT": "_NONE_",
+        "--ENV": "dev",
+    }
+    assert console["--SOURCE_PATH"] == f"s3://{settings.data_bucket}/{settings.raw_prefix(source)}"
+    assert console["--TARGET_PATH"] == (
+        f"s3://{settings.data_bucket}/omc_cleanroom_data/addressable/addressable_ids_compaction_cr/"
+    )
+    assert not {"--CSV_FILE", "--TABLES_FILTER", "--BUCKET_COUNT"} & set(console)
+    # a console run with the deployed defaults: the latest raw snapshot, a fresh build
+    s3.create_bucket(Bucket=settings.data_bucket)
+    for snapshot in ("2025-01-15", "2025-02-15"):
+        raw = f"{settings.raw_prefix(source)}snapshot_dt={snapshot}/part-0.parquet"
+        s3.put_object(Bucket=settings.data_bucket, Key=raw, Body=b"")
+    options = compaction_script.resolve_options(as_argv(console), compaction_script.OPTIONS)
+    plan = compaction_script.build_compaction_plan(
+        options, None, S3Objects(s3), logging.getLogger("console")
+    )
+    assert plan.snapshot_dt == "2025-02-15"
+    assert plan.target_uri.startswith(f"{console['--TARGET_PATH']}snapshot_dt=2025-02-15/build=")
+
     calls = recording_clients(monkeypatch)
     assert cli.main(["glue", "deploy", "--out", out]) == 0
-    assert calls["glue"] == ["GetJob"] * 4  # no CreateJob, no UpdateJob
+    assert calls["glue"] == ["GetJob"] * 6  # no CreateJob, no UpdateJob
     assert "PutObject" not in calls["s3"]
-    assert "0 of 4 Glue jobs changed, 0 artifacts uploaded" in capsys.readouterr().out
+    assert "0 of 6 Glue jobs changed, 0 artifacts uploaded" in capsys.readouterr().out
+
+
+def as_argv(arguments: dict[str, str]) -> list[str]:
+    """``DefaultArguments`` as Glue passes them to the script."""
+    return [part for name, value in arguments.items() for part in (name, value)]
+
+
+SCRIPT_OPTIONS = {
+    "split_and_part_job.py": job_plan.OPTIONS,
+    "split_and_bucket_job.py": job_plan.OPTIONS,
+    "compaction_job.py": compaction_script.OPTIONS,
+}
+
+
+@pytest.mark.parametrize("profile", ["dev", "prod"])
+def test_every_deployed_default_argument_is_glues_or_one_its_script_takes(
+    tmp_path: Path, profile: str
+) -> None:
+    """Each job's DefaultArguments parse with its script's own parser (nothing missing)
+    and hold no argument the script would ignore (a split-only one on a compaction
+    job); the compaction jobs have their own sizing whatever the profile's."""
+    settings: Settings = make_settings(tmp_path / "home", env=profile)
+    assert {job.script for job in DEPLOYED_JOBS} == set(SCRIPT_OPTIONS)
+    for job in DEPLOYED_JOBS:
+        definition = job_definition(settings, job, "s3://assets/lib.zip")
+        arguments = definition["DefaultArguments"]
+        options = SCRIPT_OPTIONS[job.script]
+        script_arguments = set(arguments) - set(GLUE_ARGUMENTS)
+        assert script_arguments <= {f"--{name}" for name in options}, job.name(settings)
+        parsed = job_plan.resolve_options(as_argv(arguments), options)
+        assert parsed["SOURCE"] == job.source and parsed["SNAPSHOT_DT"] == "_NONE_"
+        assert parsed["TARGET_PATH"] == job.target_path(settings)
+        assert set(GLUE_ARGUMENTS) <= set(arguments)
+        assert definition["Command"]["ScriptLocation"].endswith(f"/{job.script}")
+        if isinstance(job, CompactionJob):
+            assert definition["Description"].startswith(f"Flywheel compaction of {job.source}")
+            assert (definition["WorkerType"], definition["Timeout"]) == ("G.1X", 600)
+            assert definition["NumberOfWorkers"] == job.workers
+        else:
+            assert definition["WorkerType"] == settings.glue_worker_type
+            assert definition["NumberOfWorkers"] == settings.glue_number_of_workers
+            assert definition["Timeout"] == settings.glue_timeout_minutes
+            assert {"--CSV_FILE", "--TABLES_FILTER", "--BUCKET_COUNT"} <= set(arguments)
 
 
 def test_glue_deploy_refuses_the_local_profile(
@@ -189,9 +295,17 @@ def test_deploy_updates_drifted_jobs_and_creates_missing_ones(tmp_path: Path) ->
     glue, s3 = session.client("glue"), session.client("s3")
     bucket = settings.glue_assets_bucket
     library = f"s3://{bucket}/{library_key(package.zip_path.name)}"
-    jobs = {job.name(settings): job_definition(settings, job, library) for job in SPLIT_JOBS}
+    jobs = {job.name(settings): job_definition(settings, job, library) for job in DEPLOYED_JOBS}
     names = list(jobs)
+    assert names[: len(SPLIT_JOBS)] == [job.name(settings) for job in SPLIT_JOBS]
     assert jobs[names[0]]["WorkerType"] == "G.4X" and jobs[names[0]]["NumberOfWorkers"] == 10
+    # the compaction jobs keep the reference's sizing in prod too
+    assert [
+        (jobs[n]["WorkerType"], jobs[n]["NumberOfWorkers"], jobs[n]["Timeout"]) for n in names[4:]
+    ] == [
+        ("G.1X", 8, 600),
+        ("G.1X", 24, 600),
+    ]
 
     with Stubber(s3) as s3_stub, Stubber(glue) as glue_stub:
         for key, data in [(library_key(package.zip_path.name), package.zip_path.read_bytes())] + [
@@ -216,6 +330,10 @@ def test_deploy_updates_drifted_jobs_and_creates_missing_ones(tmp_path: Path) ->
                 "Command": {**jobs[names[2]]["Command"], "Runtime": "Spark"},
                 "MaxCapacity": 40.0,
             },
+            # a compaction job deployed with the split jobs' sizing
+            names[4]: {**jobs[names[4]], "Timeout": 60, "NumberOfWorkers": 10},
+            # the other one identical
+            names[5]: jobs[names[5]],
         }
         for name in names:
             if name in current:
@@ -226,7 +344,7 @@ def test_deploy_updates_drifted_jobs_and_creates_missing_ones(tmp_path: Path) ->
                 glue_stub.add_client_error(
                     "get_job", "EntityNotFoundException", expected_params={"JobName": name}
                 )
-            if name in (names[0], names[1]):
+            if name in (names[0], names[1], names[4]):
                 glue_stub.add_response(
                     "update_job", {"JobName": name}, {"JobName": name, "JobUpdate": jobs[name]}
                 )
@@ -243,5 +361,11 @@ def test_deploy_updates_drifted_jobs_and_creates_missing_ones(tmp_path: Path) ->
         names[1]: "updated",
         names[2]: "unchanged",
         names[3]: "created",
+        names[4]: "updated",
+        names[5]: "unchanged",
     }
-    assert report.changes == {names[0]: ["NumberOfWorkers"], names[1]: ["DefaultArguments"]}
+    assert report.changes == {
+        names[0]: ["NumberOfWorkers"],
+        names[1]: ["DefaultArguments"],
+        names[4]: ["Timeout", "NumberOfWorkers"],
+    }

@@ -12,7 +12,7 @@ import pytest
 from flywheel_assets.deploy import iam, names
 from flywheel_assets.deploy.infra import roles
 from flywheel_assets.deploy.infra.template import STACKS, role_id
-from flywheel_assets.deploy.jobs import SPLIT_JOBS
+from flywheel_assets.deploy.jobs import DEPLOYED_JOBS
 from flywheel_assets_tests.iam_check import matches
 from flywheel_assets_tests.infra.helpers import (
     AWS_PROFILES,
@@ -84,7 +84,7 @@ def project_prefixes(env: str) -> list[str]:
         f"arn:aws:glue:{where}:catalog",
         f"arn:aws:glue:{where}:database/{s.glue_database}",
         f"arn:aws:glue:{where}:table/{s.glue_database}/",
-        *(f"arn:aws:glue:{where}:job/{job.name(s)}" for job in SPLIT_JOBS),
+        *(f"arn:aws:glue:{where}:job/{job.name(s)}" for job in DEPLOYED_JOBS),
         f"arn:aws:logs:{where}:log-group:/aws-glue/",
         f"arn:aws:athena:{where}:workgroup/{s.athena_workgroup}",
         f"arn:aws:sns:{where}:{names.topic_name(s)}",

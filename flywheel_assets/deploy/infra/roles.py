@@ -25,7 +25,10 @@ TRUSTED = {
     "cleanrooms_reader": iam.READER_SERVICES,
 }
 PURPOSE = {
-    "glue_job": "the Glue split jobs (writer: raw in, split datasets out; no catalog)",
+    "glue_job": (
+        "the Glue split and compaction jobs (writer: raw in, split datasets and compacted "
+        "builds out; no catalog)"
+    ),
     "dagster": "the Dagster code location, daemon and run workers (publisher)",
     "cleanrooms_reader": "Clean Rooms and Entity Resolution reading the published tables",
     "deployer": "CI running flywheel glue deploy and flywheel infra plan|apply",
